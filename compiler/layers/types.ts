@@ -14,7 +14,7 @@ export type Shape = number[];
 
 export type OptionSpec =
   | { type: "int"; default?: number; min?: number; max?: number; doc: string }
-  | { type: "float"; default?: number; min?: number; max?: number; /** value must be > min, not >= */ exclusiveMin?: boolean; doc: string }
+  | { type: "float"; default?: number; min?: number; max?: number; /** value must be > min, not >= */ exclusiveMin?: boolean; /** value must be < max, not <= */ exclusiveMax?: boolean; doc: string }
   | { type: "enum"; values: string[]; default?: string; doc: string }
   | { type: "bool"; default?: boolean; doc: string }
   /** A conditioner net such as `mlp(hidden=64, depth=2)`; `allowed` limits the kinds. */
@@ -53,6 +53,8 @@ export interface RuleCtx {
   parity: number;
   /** The conditioning context size (0 when the spec has no `context`). */
   contextSize: number;
+  /** Whether the option or flag was written in the source (not a default). */
+  written?(option: string): boolean;
 }
 
 // ---------------------------------------------------------------- parameters
@@ -185,14 +187,50 @@ export interface LayerKind {
   maskKind?(opts: Opts): string | undefined;
   /** Cross-option checks beyond the schema (e.g. `leaky_relu slope=0`). */
   validate?(opts: Opts, ctx: RuleCtx): void;
+  /** Fill options whose default depends on the input shape or on other options
+   *  (coupling's mask and net, dequantize's levels) and drop options that do not
+   *  apply to the chosen variant, so resolved options are canonical. Called per
+   *  unrolled copy after validation; `input` is null when it is unknown. Reports nothing. */
+  resolve?(opts: Opts, input: Shape | null, written: (option: string) => boolean): Opts;
   /** Output shape, or null after reporting an error through ctx. */
   shape(input: Shape, opts: Opts, ctx: RuleCtx): Shape | null;
   params(input: Shape, opts: Opts, ctx: RuleCtx): ParamDecl[];
   direction(input: Shape, opts: Opts): DirectionInfo;
   flops(input: Shape, opts: Opts): { forward: number; inverse: number };
   features(input: Shape, opts: Opts, parity: number): FeatureFlow;
+  /** The values this layer accepts as input, when restricted (logit: [0, 1]; dequantize:
+   *  integers in [0, levels)). When it is the first layer, the host checks data against it
+   *  (FLOW6xx error naming the first offending value instead of a NaN). */
+  domain?(opts: Opts): InputDomain | undefined;
   /** Present once the layer has kernels. */
   emit?(ctx: EmitCtx): LayerCode;
+  /** Configurations the generic numeric suite (test/layers-numeric.test.ts) runs this layer at.
+   *  Absent: the kind's defaults at a few shapes fitting `accepts`. */
+  testCases?: LayerTestCase[];
+  /** At init the conditioner's last layer is zero, so the layer acts elementwise
+   *  (its Jacobian is diagonal); the generic suite checks this. */
+  zeroInitElementwise?: boolean;
+}
+
+export interface InputDomain {
+  lo: number;
+  hi: number;
+  /** Whether lo / hi themselves are allowed. */
+  loClosed: boolean;
+  hiClosed: boolean;
+  integer?: boolean;
+  /** Shown in errors, e.g. "integers in [0, 256) (dequantize bits=8)". */
+  describe: string;
+}
+
+export interface LayerTestCase {
+  input: Shape;
+  /** The layer statement, e.g. `coupling affine mask=alternate net=mlp(hidden=8, depth=1)`.
+   *  Several statements may be separated by `;` (e.g. to test parity flips). */
+  text: string;
+  context?: number;
+  /** Data range for layers with a restricted domain (logit: [0, 1]; dequantize: integers). */
+  domain?: { lo: number; hi: number; integer?: boolean };
 }
 
 // ---------------------------------------------------------------- conditioner nets
@@ -217,6 +255,8 @@ export interface NetKind {
    *  The last layer is zero-initialised so the owning coupling starts as the identity. */
   params(inDim: number | Shape, outDim: number | Shape, opts: NetConfig["opts"]): ParamDecl[];
   flops(inDim: number | Shape, outDim: number | Shape, opts: NetConfig["opts"]): number;
+  /** Cross-option checks beyond the schema (e.g. conv's odd kernel); spans refer to the net's args. */
+  validate?(opts: NetConfig["opts"], ctx: RuleCtx): void;
   emit?(ctx: EmitCtx, inDim: number | Shape, outDim: number | Shape, opts: NetConfig["opts"], prefix: string): NetCode;
 }
 

@@ -1,0 +1,209 @@
+/**
+ * @fileoverview `flowc train SPEC --data SOURCE …`: compile a spec, train it
+ * by maximum likelihood, and keep a run directory (model, weights, resumable
+ * checkpoint, run.json) that `eval` and `sample` read. Checkpoints are
+ * atomic, so a killed run loses at most the steps since the last one.
+ */
+import type { Command } from "commander";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import cliProgress from "cli-progress";
+import { loadFlow, NonFiniteError, type Flow } from "../../../runtime-wasm/host/flow.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { RUN_FILES, readCheckpoint, writeCheckpoint, type RunInfo } from "../run-dir.ts";
+import { compileSpecFile, fail, parseNumber, parseInteger, loadRows, meanNll, describeError } from "../shared.ts";
+import { mulberry } from "../numeric.ts";
+
+interface TrainOptions {
+  data: string;
+  steps: string;
+  batch: string;
+  lr: string;
+  seed: string;
+  out: string;
+  val?: string;
+  resume?: boolean;
+  clipNorm?: string;
+  weightDecay?: string;
+  warmup?: string;
+  checkpointEvery?: string;
+  n?: string;
+  precision?: string;
+  quiet?: boolean;
+}
+
+/** Seeded Fisher–Yates; the data order is a pure function of (seed, epoch), so resume is exact. */
+function epochOrder(rows: number, seed: number, epoch: number): Uint32Array {
+  const idx = new Uint32Array(rows);
+  for (let i = 0; i < rows; i++) idx[i] = i;
+  const rand = mulberry((seed * 7919 + epoch * 104729 + 17) >>> 0);
+  for (let i = rows - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = idx[i]; idx[i] = idx[j]; idx[j] = t;
+  }
+  return idx;
+}
+
+export async function train(spec: string, o: TrainOptions): Promise<void> {
+  const steps = parseInteger(o.steps, "--steps", 1);
+  const batch = parseInteger(o.batch, "--batch", 1);
+  const lr = parseNumber(o.lr, "--lr", 0);
+  const seed = parseInteger(o.seed, "--seed", 0);
+  const every = parseInteger(o.checkpointEvery ?? "1000", "--checkpoint-every", 1);
+  const precision = (o.precision ?? "f32") as "f32" | "f64";
+  if (precision !== "f32" && precision !== "f64") fail(`--precision must be f32 or f64, got ${o.precision}`);
+
+  const { wasm, manifest } = await compileSpecFile(spec, { precision });
+  const flow = await loadFlow(wasm);
+  const D = flow.eventSize;
+
+  // Data: a file or a toy; validation split from a file or a fraction.
+  const all = loadRows(o.data, { seed, n: o.n ? parseInteger(o.n, "--n", 1) : 100_000, flow, split: "train" });
+  let train = all, val: Float64Array | null = null;
+  if (o.val !== undefined) {
+    const frac = Number(o.val);
+    if (Number.isFinite(frac) && frac > 0 && frac < 1) {
+      const rows = all.length / D, nv = Math.max(1, Math.round(rows * frac));
+      val = all.slice((rows - nv) * D);
+      train = all.slice(0, (rows - nv) * D);
+    } else {
+      val = loadRows(o.val, { seed: seed + 1, n: 20_000, flow, split: "test" });
+    }
+  }
+  const rows = train.length / D;
+  if (rows < 1) fail("the training data has no rows");
+
+  mkdirSync(o.out, { recursive: true });
+  const trainer = flow.trainer({
+    lr,
+    batchSize: batch,
+    clipNorm: o.clipNorm ? parseNumber(o.clipNorm, "--clip-norm", 0) : 0,
+    weightDecay: o.weightDecay ? parseNumber(o.weightDecay, "--weight-decay", 0) : 0,
+    warmup: o.warmup ? parseInteger(o.warmup, "--warmup", 0) : 0,
+  });
+
+  let start = 0;
+  if (o.resume && existsSync(join(o.out, RUN_FILES.checkpoint))) {
+    const prev = readFileSync(join(o.out, RUN_FILES.model));
+    if (Buffer.compare(prev, Buffer.from(wasm)) !== 0) {
+      const m = JSON.parse(readFileSync(join(o.out, RUN_FILES.info), "utf8")) as RunInfo;
+      if (m.spec !== spec) fail(`cannot resume: ${o.out} was trained from ${m.spec}, not ${spec}`);
+    }
+    readCheckpoint(o.out, flow, trainer);
+    start = trainer.stepCount;
+    log(o, `resuming from step ${start}`);
+  } else {
+    flow.initialize({ seed, data: train.subarray(0, Math.min(rows, Math.max(batch, 256)) * D) });
+  }
+  writeFileAtomic(join(o.out, RUN_FILES.model), wasm);
+
+  const info: RunInfo = { spec, data: o.data, options: { steps, batch, lr, seed, precision, clipNorm: trainer.clipNorm, weightDecay: trainer.weightDecay, warmup: trainer.warmup }, step: start };
+  const saveInfo = () => writeFileAtomic(join(o.out, RUN_FILES.info), new TextEncoder().encode(JSON.stringify(info, null, 2) + "\n"));
+  const bpd = (nll: number) => nll / (D * Math.LN2);
+  const isImage = manifest.inputShape.length === 3;
+
+  const buf = new Float64Array(batch * D);
+  const perEpoch = Math.max(1, Math.floor(rows / batch));
+  let order = epochOrder(rows, seed, Math.floor(start / perEpoch));
+  let orderEpoch = Math.floor(start / perEpoch);
+  const tty = process.stderr.isTTY && !o.quiet;
+  const bar = tty ? new cliProgress.SingleBar({ format: "train |{bar}| {value}/{total} steps | loss {loss} | {sps} samples/s | eta {eta_formatted}", hideCursor: true }, cliProgress.Presets.shades_classic) : null;
+  bar?.start(steps, start, { loss: "—", sps: "—" });
+  const t0 = performance.now();
+  let ema = NaN, lastLog = t0;
+  let interrupted = false;
+  const onSigint = () => { interrupted = true; };
+  process.on("SIGINT", onSigint);
+  try {
+    for (let s = start; s < steps && !interrupted; s++) {
+      const epoch = Math.floor(s / perEpoch);
+      if (epoch !== orderEpoch) { order = epochOrder(rows, seed, epoch); orderEpoch = epoch; }
+      const off = (s % perEpoch) * batch;
+      const m = Math.min(batch, rows);
+      for (let r = 0; r < m; r++) {
+        const src = order[(off + r) % rows] * D;
+        for (let j = 0; j < D; j++) buf[r * D + j] = train[src + j];
+      }
+      let loss: number;
+      try {
+        loss = trainer.step(m === batch ? buf : buf.subarray(0, m * D));
+      } catch (e) {
+        if (e instanceof NonFiniteError) {
+          bar?.stop();
+          fail(`${e.message}\nthe last good checkpoint in ${o.out} is kept (step ${Math.floor(s / every) * every})`);
+        }
+        throw e;
+      }
+      ema = Number.isNaN(ema) ? loss : 0.98 * ema + 0.02 * loss;
+      const done = s + 1;
+      const sps = ((done - start) * m) / ((performance.now() - t0) / 1000);
+      const lossText = isImage ? `${ema.toFixed(4)} (${bpd(ema).toFixed(3)} bits/dim)` : ema.toFixed(4);
+      if (bar) bar.update(done, { loss: lossText, sps: sps.toFixed(0) });
+      else if (!o.quiet && (performance.now() - lastLog > 2000 || done === steps)) {
+        lastLog = performance.now();
+        log(o, `step ${done}/${steps}  loss ${lossText}  ${sps.toFixed(0)} samples/s`);
+      }
+      if (done % every === 0 || done === steps) {
+        writeCheckpoint(o.out, flow, trainer, { seed: String(seed) });
+        info.step = done;
+        info.trainNll = ema;
+        info.samplesPerSecond = sps;
+        saveInfo();
+      }
+    }
+  } finally {
+    process.off("SIGINT", onSigint);
+    bar?.stop();
+  }
+  if (interrupted) {
+    writeCheckpoint(o.out, flow, trainer, { seed: String(seed) });
+    info.step = trainer.stepCount;
+    saveInfo();
+    log(o, `interrupted: checkpoint written at step ${trainer.stepCount}; continue with --resume`);
+    process.exitCode = 130;
+    return;
+  }
+  if (val) {
+    info.valNll = meanNll(flow, val);
+    if (isImage) info.bitsPerDim = bpd(info.valNll);
+    log(o, `validation NLL ${info.valNll.toFixed(4)} nats${isImage ? ` (${bpd(info.valNll).toFixed(4)} bits/dim)` : ""} on ${val.length / D} rows`);
+  }
+  info.finishedAt = new Date().toISOString();
+  saveInfo();
+  log(o, `done: ${trainer.stepCount} steps; model and weights in ${o.out}`);
+}
+
+function log(o: { quiet?: boolean }, msg: string): void {
+  if (!o.quiet) process.stderr.write(msg + "\n");
+}
+
+export function register(program: Command): void {
+  program
+    .command("train")
+    .description("train a flow by maximum likelihood and write a run directory")
+    .argument("<spec>", ".flow file")
+    .requiredOption("--data <source>", "training data: a .csv or .npy file, or a toy (moons, 8gaussians, checkerboard, pinwheel, rings, spirals)")
+    .option("--steps <n>", "optimizer steps", "10000")
+    .option("--batch <n>", "batch size", "256")
+    .option("--lr <lr>", "Adam learning rate", "1e-3")
+    .option("--seed <s>", "seed for init, data order and toys", "0")
+    .requiredOption("--out <dir>", "run directory")
+    .option("--val <file|fraction>", "validation data: a file, a toy, or a fraction held out of --data")
+    .option("--resume", "continue from the run directory's checkpoint")
+    .option("--clip-norm <c>", "clip the gradient norm to c")
+    .option("--weight-decay <w>", "AdamW weight decay")
+    .option("--warmup <n>", "linear learning-rate warm-up steps")
+    .option("--checkpoint-every <n>", "write a checkpoint every n steps", "1000")
+    .option("--n <rows>", "rows to draw when --data is a toy", "100000")
+    .option("--precision <p>", "f32 or f64", "f32")
+    .option("--quiet", "no progress output")
+    .action(async (spec: string, o: TrainOptions) => {
+      try {
+        await train(spec, o);
+      } catch (e) {
+        fail(describeError(e));
+      }
+    });
+}
+
+export type { Flow };

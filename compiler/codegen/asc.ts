@@ -1,0 +1,49 @@
+/**
+ * @fileoverview Runs the AssemblyScript compiler in memory: a map of virtual
+ * source files in, wasm bytes out. The runtime library in
+ * runtime-wasm/assembly/ is served to asc as virtual files too, so no file
+ * is ever written and the same code path can run in a browser.
+ */
+import asc from "assemblyscript/asc";
+import { runtimeLibrary } from "./runtime-lib.ts";
+
+export interface AscResult {
+  wasm: Uint8Array | null;
+  /** asc's stderr (diagnostics) when it failed, else "". */
+  errors: string;
+}
+
+export type Precision = "f32" | "f64";
+
+/** The flags every flowc module is compiled with (DESIGN §6). */
+export const ASC_FLAGS = ["-O3", "--runtime", "stub", "--noAssert", "--enable", "simd", "--exportRuntime"];
+
+/**
+ * Compile `files` (name → AssemblyScript source; names relative, e.g. "main.ts")
+ * with entry `entry`. The runtime library is available to them as "./lib/<name>"
+ * and the precision alias as "./lib/prec" (`export type F = f32|f64`).
+ */
+export async function compileAssemblyScript(
+  files: Record<string, string>,
+  entry: string,
+  precision: Precision,
+  extraFlags: string[] = [],
+): Promise<AscResult> {
+  const lib = runtimeLibrary();
+  const all: Record<string, string> = { ...files };
+  for (const [name, text] of Object.entries(lib)) all[`lib/${name}`] = text;
+  all["lib/prec.ts"] = `export type F = ${precision};\n`;
+  const out: Record<string, Uint8Array | string> = {};
+  let stderr = "";
+  const sink = (write: (s: string) => void) => ({ write: (chunk: string | Uint8Array) => { write(typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk)); return true; } });
+  const { error } = await asc.main([entry, ...ASC_FLAGS, ...extraFlags, "--outFile", "out.wasm"], {
+    readFile: (name: string) => (name in all ? all[name] : null),
+    writeFile: (name: string, contents: Uint8Array | string) => { out[name] = contents; },
+    listFiles: (dir: string) => Object.keys(all).filter((k) => k.startsWith(dir + "/")).map((k) => k.slice(dir.length + 1)),
+    stdout: sink(() => {}) as never,
+    stderr: sink((s) => { stderr += s; }) as never,
+  });
+  const wasm = out["out.wasm"];
+  if (error || !(wasm instanceof Uint8Array)) return { wasm: null, errors: stderr || String(error) };
+  return { wasm, errors: "" };
+}

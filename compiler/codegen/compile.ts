@@ -1,0 +1,80 @@
+/**
+ * @fileoverview `compile()`: spec source → checked IR → AssemblyScript →
+ * wasm bytes with the `flowc.manifest` section. Errors are returned as
+ * diagnostics, never thrown.
+ */
+import type { Diagnostic } from "../diagnostics/types.ts";
+import { diag } from "../diagnostics/catalogue.ts";
+import type { IRFlow } from "../ir/types.ts";
+import { check } from "../check/api.ts";
+import { layers } from "../layers/index.ts";
+import { nets } from "../layers/nets/index.ts";
+import { bases } from "../layers/bases/index.ts";
+import { generateModule } from "./module.ts";
+import { compileAssemblyScript } from "./asc.ts";
+import { appendCustomSection } from "./wasm-sections.ts";
+import type { Manifest } from "../../runtime-wasm/host/manifest.ts";
+import { buildManifest } from "./manifest.ts";
+import { MANIFEST_SECTION } from "../../runtime-wasm/host/manifest.ts";
+
+export interface CompileOptions {
+  filename?: string;
+  precision?: "f32" | "f64";
+  /** Rows per chunk; chosen from the workspace size when absent. */
+  chunk?: number;
+}
+
+export interface CompileResult {
+  wasm: Uint8Array | null;
+  manifest: Manifest | null;
+  diagnostics: Diagnostic[];
+  /** The generated AssemblyScript, for debugging (`flowc compile --emit-as`). */
+  assemblyScript?: string;
+}
+
+export const registry = { layers, nets, bases };
+
+/** Compile a checked IR to wasm. */
+export async function compileIR(ir: IRFlow, opts: CompileOptions = {}): Promise<CompileResult> {
+  const precision = opts.precision ?? "f32";
+  const filename = opts.filename ?? ir.filename;
+  let gen;
+  try {
+    gen = generateModule(ir, registry, { precision, chunk: opts.chunk });
+  } catch (e) {
+    return { wasm: null, manifest: null, diagnostics: [diag("FLOW500", { detail: (e as Error).message }, undefined, { filename })] };
+  }
+  if (gen.missing.length) {
+    const diagnostics = gen.missing.map((m) => diag("FLOW501", { layer: m.kind }, m.index >= 0 ? ir.layers[m.index].span : ir.base.span, { filename }));
+    return { wasm: null, manifest: null, diagnostics, assemblyScript: gen.source };
+  }
+  const res = await compileAssemblyScript({ "main.ts": gen.source }, "main.ts", precision);
+  if (!res.wasm) {
+    return { wasm: null, manifest: null, diagnostics: [diag("FLOW502", { detail: res.errors.slice(0, 4000) }, undefined, { filename })], assemblyScript: gen.source };
+  }
+  const manifest = buildManifest(ir, precision, gen);
+  const first = ir.layers[0];
+  const dom = first ? registry.layers[first.kind]?.domain?.(first.opts) : undefined;
+  if (dom) manifest.inputDomain = { ...dom, layer: first.text };
+  manifest.layers.forEach((l, i) => { l.dataInit = /\S/.test(layerInitBody(ir, i, gen.source)); });
+  const wasm = appendCustomSection(res.wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
+  return { wasm, manifest, diagnostics: [], assemblyScript: gen.source };
+}
+
+/** Whether layer i emitted a non-empty data-dependent init body. */
+function layerInitBody(ir: IRFlow, i: number, source: string): string {
+  const m = source.match(new RegExp(`function L${i}_init\\([^)]*\\): void \\{\\n([\\s\\S]*?)\\n\\}`));
+  return m ? m[1] : "";
+}
+
+/** Check and compile a spec. Never throws. */
+export async function compile(source: string, opts: CompileOptions = {}): Promise<CompileResult> {
+  try {
+    const checked = check(source, { filename: opts.filename });
+    if (!checked.ok || !checked.ir) return { wasm: null, manifest: null, diagnostics: checked.diagnostics };
+    const res = await compileIR(checked.ir, opts);
+    return { ...res, diagnostics: [...checked.diagnostics.filter((d) => d.severity !== "error"), ...res.diagnostics] };
+  } catch (e) {
+    return { wasm: null, manifest: null, diagnostics: [diag("FLOW500", { detail: (e as Error).stack ?? String(e) }, undefined, { filename: opts.filename })] };
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * @fileoverview Stitches the layers' emitters into one AssemblyScript module
+ * for a checked flow: plans the workspace, wraps each layer's kernel bodies
+ * in functions, and writes the exported entry points of the module ABI
+ * (ARCHITECTURE.md). Knows no layer kinds: it only calls `emit()`.
+ */
+import type { IRFlow, IRLayer } from "../ir/types.ts";
+import type { BaseKind, EmitCtx, LayerCode, LayerKind, NetCode, NetConfig, NetKind, Shape } from "../layers/types.ts";
+import { runtimeLibrary } from "./runtime-lib.ts";
+
+export interface Registry {
+  layers: Record<string, LayerKind>;
+  nets: Record<string, NetKind>;
+  bases: Record<string, BaseKind>;
+}
+
+export interface GenOptions {
+  precision: "f32" | "f64";
+  /** Rows per chunk; default chosen from the workspace size. */
+  chunk?: number;
+}
+
+export interface LayerPlan {
+  index: number;
+  /** Byte offset of this layer's output buffer in the workspace. */
+  act: number;
+}
+
+export interface GeneratedModule {
+  source: string;
+  chunk: number;
+  workspaceBytes: number;
+  layers: LayerPlan[];
+  /** Byte offsets in the workspace of the internal latent buffer and its gradient (used by split layers). */
+  wsZ: number;
+  wsGZ: number;
+  /** Layer kinds without kernels (the module cannot be built). */
+  missing: { index: number; kind: string }[];
+}
+
+const prod = (s: Shape) => s.reduce((a, b) => a * b, 1);
+const align = (n: number, a = 16) => Math.ceil(n / a) * a;
+
+/** Budget for one workspace when picking the chunk size automatically. */
+const WS_BUDGET = 48 * 1024 * 1024;
+const MAX_CHUNK = 256;
+const MIN_CHUNK = 4;
+
+/** Names the module itself exports; library functions of the same name are imported as `lib_<name>`. */
+const MODULE_EXPORTS = new Set(["heap_base", "chunk_size", "seed", "forward", "inverse", "log_prob", "sample", "backward", "train_chunk", "data_init", "project", "layer_fwd", "layer_inv", "layer_bwd", "adam", "grad_sqnorm", "scale", "first_nonfinite", "zero_buf"]);
+
+/** Names exported by each runtime-library file, so the module can import them all. */
+function libraryImports(): string {
+  const lines: string[] = [];
+  for (const [file, text] of Object.entries(runtimeLibrary())) {
+    const names = new Set<string>();
+    for (const m of text.matchAll(/^\s*(?:@inline\s+)?export\s+(?:function|const|let|var)\s+([A-Za-z_]\w*)/gm)) names.add(m[1]);
+    const list = [...names].map((n) => (MODULE_EXPORTS.has(n) ? `${n} as lib_${n}` : n));
+    if (list.length) lines.push(`import { ${list.join(", ")} } from "./lib/${file.replace(/\.ts$/, "")}";`);
+  }
+  return lines.join("\n");
+}
+
+/** Render a JS number as an AssemblyScript float literal of type F. */
+export function floatLit(v: number): string {
+  if (!Number.isFinite(v)) throw new Error(`non-finite literal ${v}`);
+  let s = String(v);
+  if (!/[.eE]/.test(s)) s += ".0";
+  return `<F>(${s})`;
+}
+
+interface Emitted {
+  code: string;
+  wsBytes: number;
+  wsZ: number;
+  wsGZ: number;
+  layers: LayerPlan[];
+  missing: { index: number; kind: string }[];
+}
+
+function emitAll(ir: IRFlow, reg: Registry, precision: "f32" | "f64", chunk: number): Emitted {
+  const sz = precision === "f32" ? 4 : 8;
+  const shift = precision === "f32" ? 2 : 3;
+  let ws = 64; // RNG state and scratch scalars
+  const reserve = (bytes: number) => {
+    const at = align(ws);
+    ws = at + align(bytes);
+    return at;
+  };
+  const L = ir.layers.length;
+  const latent = ir.latentSize;
+  const sizes = ir.layers.map((l) => prod(l.outShape));
+  const maxSize = Math.max(ir.eventSize, ...sizes);
+  const acts = sizes.map((s) => reserve(chunk * s * sz));
+  const Z = reserve(chunk * latent * sz);
+  const LD = reserve(chunk * sz);
+  const LP = reserve(chunk * sz);
+  const GZ = reserve(chunk * latent * sz);
+  const GA = reserve(chunk * maxSize * sz);
+  const GB = reserve(chunk * maxSize * sz);
+  const GX = reserve(chunk * ir.eventSize * sz);
+
+  const helpers: string[] = [];
+  const missing: { index: number; kind: string }[] = [];
+  let uidCounter = 0;
+  const slots = new Map<string, number>();
+
+  const makeCtx = (layer: IRLayer | null, paramOf: (name: string) => number, idx: number, extra: Partial<EmitCtx> = {}): EmitCtx => {
+    const ctx: EmitCtx = {
+      precision,
+      sz,
+      shift,
+      index: idx,
+      opts: layer?.opts ?? {},
+      inShape: layer?.inShape ?? [],
+      outShape: layer?.outShape ?? [],
+      parity: layer?.parity ?? 0,
+      contextSize: ir.contextSize,
+      chunk,
+      p: (name) => `(P + ${paramOf(name) * sz})`,
+      g: (name) => `(G + ${paramOf(name) * sz})`,
+      slot: (name, perRow, fixed = 0) => {
+        const key = `${idx}:${name}`;
+        let at = slots.get(key);
+        if (at === undefined) {
+          at = reserve((chunk * perRow + fixed) * sz);
+          slots.set(key, at);
+        }
+        return `(ws + ${at})`;
+      },
+      uid: (prefix) => `${prefix}_${idx < 0 ? "b" : idx}_${uidCounter++}`,
+      helper: (code) => { helpers.push(code); },
+      lit: floatLit,
+      net: (config: NetConfig, inDim: number, outDim: number, prefix = "net"): NetCode => {
+        const kind = reg.nets[config.kind];
+        if (!kind?.emit) throw new Error(`conditioner net '${config.kind}' has no kernels`);
+        const sub = makeCtx(layer, (name) => paramOf(`${prefix}.${name}`), idx, {});
+        // slots of the net are namespaced by prefix so two nets in one layer don't collide
+        const subCtx: EmitCtx = { ...sub, slot: (name, perRow, fixed) => ctx.slot(`${prefix}.${name}`, perRow, fixed) };
+        return kind.emit(subCtx, inDim, outDim, config.opts, prefix);
+      },
+      ...extra,
+    };
+    return ctx;
+  };
+
+  const fns: string[] = [];
+  const codes: (LayerCode | null)[] = [];
+  for (const layer of ir.layers) {
+    const kind = reg.layers[layer.kind];
+    if (!kind?.emit) {
+      missing.push({ index: layer.index, kind: layer.kind });
+      codes.push(null);
+      continue;
+    }
+    const byLocal = new Map(layer.params.map((p) => [p.local, p.offset]));
+    const paramOf = (name: string) => {
+      const o = byLocal.get(name);
+      if (o === undefined) throw new Error(`layer ${layer.index} (${layer.kind}) has no parameter '${name}'`);
+      return o;
+    };
+    const code = kind.emit(makeCtx(layer, paramOf, layer.index));
+    codes.push(code);
+    const i = layer.index;
+    fns.push(
+      `// layer ${i}: ${layer.text.replace(/[\r\n]/g, " ")}`,
+      `function L${i}_fwd(P: usize, ws: usize, x: usize, y: usize, ld: usize, n: i32, zl: usize, cx: usize): void {\n${code.fwd}\n}`,
+      `function L${i}_inv(P: usize, ws: usize, y: usize, x: usize, ld: usize, n: i32, zl: usize, cx: usize): void {\n${code.inv}\n}`,
+      `function L${i}_bwd(P: usize, G: usize, ws: usize, x: usize, y: usize, gy: usize, gx: usize, gld: F, n: i32, zl: usize, gzl: usize, cx: usize): void {\n${code.bwd}\n}`,
+      `function L${i}_init(P: usize, ws: usize, x: usize, n: i32, cx: usize): void {\n${code.init ?? ""}\n}`,
+      `function L${i}_project(P: usize): void {\n${code.project ?? ""}\n}`,
+    );
+  }
+
+  const baseKind = reg.bases[ir.base.kind];
+  let baseCode = { logp: "", grad: "", sample: "" };
+  if (!baseKind?.emit) missing.push({ index: -1, kind: `base ${ir.base.kind}` });
+  else {
+    const byLocal = new Map(ir.base.params.map((p) => [p.local, p.offset]));
+    const paramOf = (name: string) => {
+      const o = byLocal.get(name);
+      if (o === undefined) throw new Error(`base has no parameter '${name}'`);
+      return o;
+    };
+    baseCode = baseKind.emit(makeCtx({ opts: ir.base.opts } as IRLayer, paramOf, -1, { opts: ir.base.opts, inShape: ir.finalShape, outShape: ir.finalShape }), latent);
+  }
+
+  const inOf = (i: number, x: string) => (i === 0 ? x : `(ws + ${acts[i - 1]})`);
+  const outOf = (i: number) => `(ws + ${acts[i]})`;
+  const finalPart = ir.latentLayout.find((p) => p.layer === -1)!;
+  const lastOut = L > 0 ? outOf(L - 1) : null;
+  const finalSize = prod(ir.finalShape);
+
+  // Copy rows between the final layer's buffer (finalSize per row) and the latent rows.
+  const copyFinal = (toLatent: boolean, z: string, src: string) =>
+    finalSize === latent && finalPart.offset === 0
+      ? (toLatent ? `copy(${z}, ${src}, n * ${latent});` : `copy(${src}, ${z}, n * ${latent});`)
+      : `for (let r = 0; r < n; r++) { ${toLatent
+          ? `copy(${z} + ((<usize>r * ${latent} + ${finalPart.offset}) << ${shift}), ${src} + ((<usize>r * ${finalSize}) << ${shift}), ${finalSize});`
+          : `copy(${src} + ((<usize>r * ${finalSize}) << ${shift}), ${z} + ((<usize>r * ${latent} + ${finalPart.offset}) << ${shift}), ${finalSize});`} }`;
+
+  const fwdCalls = ir.layers.map((l, i) => `  L${i}_fwd(P, ws, ${inOf(i, "x")}, ${outOf(i)}, ld, n, z, cx);`).join("\n");
+  const initCalls = ir.layers.map((l, i) => `  L${i}_init(P, ws, ${inOf(i, "x")}, n, cx);\n  L${i}_fwd(P, ws, ${inOf(i, "x")}, ${outOf(i)}, ld, n, z, cx);`).join("\n");
+  const invCalls = ir.layers.map((l, i) => i).reverse().map((i) => `  L${i}_inv(P, ws, ${outOf(i)}, ${inOf(i, "x")}, ld, n, z, cx);`).join("\n");
+  const bwdCalls: string[] = [];
+  for (let i = L - 1; i >= 0; i--) {
+    const gy = (L - 1 - i) % 2 === 0 ? `(ws + ${GA})` : `(ws + ${GB})`;
+    const gxb = i === 0 ? "gx" : (L - 1 - i) % 2 === 0 ? `(ws + ${GB})` : `(ws + ${GA})`;
+    bwdCalls.push(`  L${i}_bwd(P, G, ws, ${inOf(i, "x")}, ${outOf(i)}, ${gy}, ${gxb}, <F>gld, n, z, gz, cx);`);
+  }
+  const project = ir.layers.map((_, i) => `  L${i}_project(P);`).join("\n");
+  const dispatch = (name: string, sig: string, call: (i: number) => string) =>
+    `export function ${name}(i: i32, ${sig}): void {\n  switch (i) {\n${ir.layers.map((_, i) => `    case ${i}: ${call(i)}; break;`).join("\n")}\n    default: break;\n  }\n}`;
+
+  const main = `// flowc generated module: ${ir.filename.replace(/[\r\n]/g, " ")} (${precision}, chunk ${chunk})
+import { F } from "./lib/prec";
+${libraryImports()}
+
+const CHUNK: i32 = ${chunk};
+const LATENT: i32 = ${latent};
+
+${helpers.join("\n\n")}
+
+${fns.join("\n")}
+
+function base_logp(P: usize, z: usize, out: usize, n: i32): void {
+${baseCode.logp}
+}
+function base_grad(P: usize, G: usize, z: usize, gz: usize, scale: F, n: i32): void {
+${baseCode.grad}
+}
+function base_sample(P: usize, ws: usize, z: usize, n: i32, temp: F): void {
+${baseCode.sample}
+}
+
+export function heap_base(): usize { return __heap_base; }
+export function chunk_size(): i32 { return CHUNK; }
+
+export function seed(ws: usize, s: u32): void { rng_seed(ws, s); }
+
+export function forward(P: usize, ws: usize, x: usize, z: usize, ld: usize, n: i32, cx: usize): void {
+  zero(ld, n);
+${fwdCalls}
+${lastOut ? "  " + copyFinal(true, "z", lastOut) : `  copy(z, x, n * ${latent});`}
+}
+
+export function inverse(P: usize, ws: usize, z: usize, x: usize, ld: usize, n: i32, cx: usize): void {
+  zero(ld, n);
+${lastOut ? "  " + copyFinal(false, "z", lastOut) : `  copy(x, z, n * ${latent});`}
+${invCalls}
+}
+
+export function log_prob(P: usize, ws: usize, x: usize, out: usize, n: i32, cx: usize): void {
+  const z: usize = ws + ${Z};
+  const ld: usize = ws + ${LD};
+  forward(P, ws, x, z, ld, n, cx);
+  base_logp(P, z, out, n);
+  for (let r = 0; r < n; r++) {
+    const p = out + (<usize>r << ${shift});
+    store<F>(p, load<F>(p) + load<F>(ld + (<usize>r << ${shift})));
+  }
+}
+
+export function sample(P: usize, ws: usize, x: usize, lp: usize, n: i32, temp: f64, cx: usize): void {
+  const z: usize = ws + ${Z};
+  const ld: usize = ws + ${LD};
+  base_sample(P, ws, z, n, <F>temp);
+  if (lp != 0) base_logp(P, z, lp, n);
+  inverse(P, ws, z, x, ld, n, cx);
+  if (lp != 0) {
+    for (let r = 0; r < n; r++) {
+      const p = lp + (<usize>r << ${shift});
+      store<F>(p, load<F>(p) - load<F>(ld + (<usize>r << ${shift})));
+    }
+  }
+}
+
+export function backward(P: usize, G: usize, ws: usize, x: usize, z: usize, gz: usize, gld: f64, gx: usize, n: i32, cx: usize): void {
+${lastOut ? "  " + copyFinal(false, "gz", `(ws + ${GA})`) : `  copy(gx, gz, n * ${latent});`}
+${bwdCalls.join("\n")}
+}
+
+export function train_chunk(P: usize, G: usize, ws: usize, x: usize, n: i32, scale: f64, cx: usize): f64 {
+  const z: usize = ws + ${Z};
+  const ld: usize = ws + ${LD};
+  const lp: usize = ws + ${LP};
+  const gz: usize = ws + ${GZ};
+  forward(P, ws, x, z, ld, n, cx);
+  base_logp(P, z, lp, n);
+  let nll: f64 = 0;
+  for (let r = 0; r < n; r++) nll -= <f64>load<F>(lp + (<usize>r << ${shift})) + <f64>load<F>(ld + (<usize>r << ${shift}));
+  base_grad(P, G, z, gz, <F>(-scale), n);
+  backward(P, G, ws, x, z, gz, -scale, ws + ${GX}, n, cx);
+  return nll;
+}
+
+export function data_init(P: usize, ws: usize, x: usize, n: i32, cx: usize): void {
+  const z: usize = ws + ${Z};
+  const ld: usize = ws + ${LD};
+  zero(ld, n);
+${initCalls}
+}
+
+export function project(P: usize): void {
+${project}
+}
+
+${dispatch("layer_fwd", "P: usize, ws: usize, x: usize, y: usize, ld: usize, n: i32, cx: usize", (i) => `L${i}_fwd(P, ws, x, y, ld, n, ws + ${Z}, cx)`)}
+${dispatch("layer_inv", "P: usize, ws: usize, y: usize, x: usize, ld: usize, n: i32, cx: usize", (i) => `L${i}_inv(P, ws, y, x, ld, n, ws + ${Z}, cx)`)}
+${dispatch("layer_bwd", "P: usize, G: usize, ws: usize, x: usize, y: usize, gy: usize, gx: usize, gld: f64, n: i32, cx: usize", (i) => `L${i}_bwd(P, G, ws, x, y, gy, gx, <F>gld, n, ws + ${Z}, ws + ${GZ}, cx)`)}
+
+export function adam(P: usize, G: usize, M: usize, V: usize, count: i32, lr: f64, b1: f64, b2: f64, eps: f64, wd: f64, t: i32): void {
+  adam_step(P, G, M, V, count, lr, b1, b2, eps, wd, t);
+}
+export function grad_sqnorm(G: usize, count: i32): f64 { return sqnorm(G, count); }
+export function scale(G: usize, count: i32, s: f64): void { scale_inplace(G, count, s); }
+export function first_nonfinite(p: usize, count: i32): i32 { return lib_first_nonfinite(p, count); }
+export function zero_buf(p: usize, count: i32): void { zero(p, count); }
+`;
+  return { code: main, wsBytes: align(ws), wsZ: Z, wsGZ: GZ, layers: acts.map((act, index) => ({ index, act })), missing };
+}
+
+/** Generate the module's AssemblyScript for a checked flow. */
+export function generateModule(ir: IRFlow, reg: Registry, opts: GenOptions): GeneratedModule {
+  let chunk = opts.chunk;
+  if (!chunk) {
+    // Measure the per-row workspace with two trial chunk sizes, then fit the budget.
+    const a = emitAll(ir, reg, opts.precision, 8).wsBytes;
+    const b = emitAll(ir, reg, opts.precision, 16).wsBytes;
+    const perRow = Math.max(1, (b - a) / 8);
+    const fixed = Math.max(0, a - 8 * perRow);
+    chunk = Math.floor((WS_BUDGET - fixed) / perRow);
+    chunk = Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, chunk));
+    if (chunk >= 8) chunk -= chunk % 8;
+  }
+  const e = emitAll(ir, reg, opts.precision, chunk);
+  return { source: e.code, chunk, workspaceBytes: e.wsBytes, wsZ: e.wsZ, wsGZ: e.wsGZ, layers: e.layers, missing: e.missing };
+}

@@ -1,0 +1,81 @@
+/**
+ * @fileoverview `permute reverse` | `permute random seed=N`: a fixed
+ * permutation of the features of a vector or the channels of an image, as
+ * used between coupling layers in RealNVP (Dinh et al. 2016) and Glow
+ * (Kingma & Dhariwal 2018, "reverse" and "shuffle"). `y[j] = x[perm[j]]`;
+ * log-det 0. The permutation is a buffer `perm` [n] (float indices).
+ *
+ * `random seed=N` is the Fisher–Yates shuffle driven by mulberry32(N), see
+ * `randomPermutation`; anything that rebuilds the permutation from its init
+ * spec must use the same procedure.
+ */
+import type { LayerKind, Shape } from "./types.ts";
+import { analyticBoth, featureDim, isImage, num, numel, spatial, str, without } from "./util.ts";
+
+/** mulberry32: a tiny 32-bit PRNG returning floats in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The permutation of `permute random seed=N` over n items: start from the identity,
+ *  then for i = n−1 down to 1 swap i with floor(rand()·(i+1)). */
+export function randomPermutation(n: number, seed: number): number[] {
+  const perm = Array.from({ length: n }, (_, i) => i);
+  const rand = mulberry32(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  return perm;
+}
+
+/** perm[j] = the input index that output j takes. */
+export function permutationOf(n: number, order: string, seed: number): number[] {
+  return order === "random" ? randomPermutation(n, seed) : Array.from({ length: n }, (_, i) => n - 1 - i);
+}
+
+export const permute: LayerKind = {
+  name: "permute",
+  summary: "fixed permutation of features (vectors) or channels (images)",
+  paper: "Dinh et al. 2016, RealNVP; Kingma & Dhariwal 2018, Glow",
+  variants: [{ name: "order", values: ["reverse", "random"], default: "reverse", doc: "reverse the order, or a random permutation fixed by `seed`" }],
+  options: {
+    seed: { type: "int", default: 0, min: 0, max: 4294967295, doc: "seed of the random permutation (with `random`)" },
+  },
+  accepts: "any",
+  validate(opts, ctx) {
+    if (opts.order !== "random" && ctx.written?.("seed")) {
+      ctx.warn("FLOW214", { option: "seed", reason: "with `permute reverse`", fix: "remove it, or write `permute random seed=N`" }, ctx.spanOf("seed"));
+    }
+  },
+  resolve: (opts) => (opts.order === "random" ? opts : without(opts, ["seed"])),
+  shape: (input) => input,
+  params(input: Shape, opts) {
+    const n = featureDim(input);
+    const order = str(opts, "order");
+    return [{
+      name: "perm",
+      shape: [n],
+      init: order === "random" ? { kind: "permutation", n, seed: num(opts, "seed") } : { kind: "permutation", n, reverse: true },
+      trainable: false,
+    }];
+  },
+  direction: analyticBoth,
+  flops: (input) => ({ forward: numel(input), inverse: numel(input) }),
+  features(input, opts) {
+    const n = featureDim(input);
+    const perm = permutationOf(n, str(opts, "order"), (opts.seed as number | undefined) ?? 0);
+    if (!isImage(input)) return { map: perm, coupled: "none" };
+    const hw = spatial(input);
+    const map = new Array<number>(n * hw);
+    for (let c = 0; c < n; c++) for (let p = 0; p < hw; p++) map[c * hw + p] = perm[c] * hw + p;
+    return { map, coupled: "none" };
+  },
+};

@@ -1,0 +1,518 @@
+// @fileoverview Dense layers y = x·Wᵀ + b on a chunk of rows, with the
+// weight in PyTorch layout W[out, in] (row-major), and their gradients.
+// Every pointer is a byte address; every stride counts elements of F.
+//
+// The f32 path is register-blocked wasm SIMD. Three loop shapes cover the
+// three products:
+//  - "dot" tiles (forward): x rows and W rows are both contiguous along the
+//    reduced index, so a tile of R rows × O outputs keeps R·O f32x4 partial
+//    sums and reduces them once at the end, four at a time (hsum4).
+//  - "axpy" tiles (both gradients): the output is contiguous along the
+//    vectorised index, so a tile of R rows × V vectors accumulates
+//    splat(scalar) · vector products with no reduction at all.
+//  - "column" form (forward with IN < 4): W is re-read as 4-output columns
+//    once per output block and reused for every row of the chunk.
+// R·O and R·V stay ≤ 8 so that accumulators, operands and addresses fit in
+// the 16 vector registers of x86-64 without spills.
+// The f64 path (gradient checks) is plain scalar code.
+import { F } from "./prec";
+
+// ---------------------------------------------------------------------------
+// f32x4 helpers
+// ---------------------------------------------------------------------------
+
+/** [Σa, Σb, Σc, Σd]: four horizontal sums as one vector (a 4×4 transpose-add). */
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(f32x4.shuffle(a, b, 0, 4, 1, 5), f32x4.shuffle(a, b, 2, 6, 3, 7));
+  const cd = f32x4.add(f32x4.shuffle(c, d, 0, 4, 1, 5), f32x4.shuffle(c, d, 2, 6, 3, 7));
+  return f32x4.add(f32x4.shuffle(ab, cd, 0, 1, 4, 5), f32x4.shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+/** Loads k ∈ 1..3 floats into the low lanes and zeroes the rest, never touching memory past them. */
+@inline function loadPart(p: usize, k: i32): v128 {
+  if (k == 1) return v128.load32_zero(p);
+  if (k == 2) return v128.load64_zero(p);
+  return v128.load32_lane(p, v128.load64_zero(p), 2, 8);
+}
+
+/** Stores the low k ∈ 1..3 lanes. */
+@inline function storePart(p: usize, v: v128, k: i32): void {
+  if (k == 1) v128.store32_lane(p, v, 0);
+  else {
+    v128.store64_lane(p, v, 0);
+    if (k == 3) v128.store32_lane(p, v, 2, 8);
+  }
+}
+
+/** Loads a vector of `k` lanes (4 = full). */
+@inline function loadK(p: usize, k: i32): v128 {
+  return k == 4 ? v128.load(p) : loadPart(p, k);
+}
+
+/** Stores `k` lanes (4 = full). */
+@inline function storeK(p: usize, v: v128, k: i32): void {
+  if (k == 4) v128.store(p, v);
+  else storePart(p, v, k);
+}
+
+@inline function madd(acc: v128, a: v128, b: v128): v128 {
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
+// ---------------------------------------------------------------------------
+// Forward, f32: dot tiles
+// ---------------------------------------------------------------------------
+
+/**
+ * y[r, o] = b[o] + Σ_i x[r, i]·W[o, i] for the R rows at x/y and the O
+ * outputs whose weight rows start at W (bias at b, or b = 0).
+ * R ∈ 1..4, O ∈ {1, 2, 4}, R·O ≤ 8; both are constants after inlining.
+ */
+@inline function dotTile(R: i32, O: i32, W: usize, b: usize, x: usize, y: usize, IN: i32, xsb: usize, ysb: usize): void {
+  const inb = <usize>IN << 2;
+  const x1 = x + xsb, x2 = x1 + xsb, x3 = x2 + xsb;
+  const w1 = W + inb, w2 = w1 + inb, w3 = w2 + inb;
+  const z = f32x4.splat(0);
+  let a00 = z, a01 = z, a02 = z, a03 = z;
+  let a10 = z, a11 = z, a12 = z, a13 = z;
+  let a20 = z, a21 = z, a30 = z, a31 = z;
+  const end = <usize>(IN & ~3) << 2;
+  for (let i: usize = 0; i < end; i += 16) {
+    const v0 = v128.load(x + i);
+    const v1 = R > 1 ? v128.load(x1 + i) : z;
+    const v2 = R > 2 ? v128.load(x2 + i) : z;
+    const v3 = R > 3 ? v128.load(x3 + i) : z;
+    const u0 = v128.load(W + i);
+    a00 = madd(a00, v0, u0);
+    if (R > 1) a10 = madd(a10, v1, u0);
+    if (R > 2) a20 = madd(a20, v2, u0);
+    if (R > 3) a30 = madd(a30, v3, u0);
+    if (O > 1) {
+      const u1 = v128.load(w1 + i);
+      a01 = madd(a01, v0, u1);
+      if (R > 1) a11 = madd(a11, v1, u1);
+      if (R > 2) a21 = madd(a21, v2, u1);
+      if (R > 3) a31 = madd(a31, v3, u1);
+    }
+    if (O > 2) {
+      const u2 = v128.load(w2 + i), u3 = v128.load(w3 + i);
+      a02 = madd(a02, v0, u2);
+      a03 = madd(a03, v0, u3);
+      if (R > 1) {
+        a12 = madd(a12, v1, u2);
+        a13 = madd(a13, v1, u3);
+      }
+    }
+  }
+  const k = IN & 3;
+  if (k != 0) {
+    const v0 = loadPart(x + end, k);
+    const v1 = R > 1 ? loadPart(x1 + end, k) : z;
+    const v2 = R > 2 ? loadPart(x2 + end, k) : z;
+    const v3 = R > 3 ? loadPart(x3 + end, k) : z;
+    const u0 = loadPart(W + end, k);
+    a00 = madd(a00, v0, u0);
+    if (R > 1) a10 = madd(a10, v1, u0);
+    if (R > 2) a20 = madd(a20, v2, u0);
+    if (R > 3) a30 = madd(a30, v3, u0);
+    if (O > 1) {
+      const u1 = loadPart(w1 + end, k);
+      a01 = madd(a01, v0, u1);
+      if (R > 1) a11 = madd(a11, v1, u1);
+      if (R > 2) a21 = madd(a21, v2, u1);
+      if (R > 3) a31 = madd(a31, v3, u1);
+    }
+    if (O > 2) {
+      const u2 = loadPart(w2 + end, k), u3 = loadPart(w3 + end, k);
+      a02 = madd(a02, v0, u2);
+      a03 = madd(a03, v0, u3);
+      if (R > 1) {
+        a12 = madd(a12, v1, u2);
+        a13 = madd(a13, v1, u3);
+      }
+    }
+  }
+  if (O == 4) {
+    // One vector of four outputs per row.
+    const bv = b != 0 ? v128.load(b) : z;
+    v128.store(y, f32x4.add(hsum4(a00, a01, a02, a03), bv));
+    if (R > 1) v128.store(y + ysb, f32x4.add(hsum4(a10, a11, a12, a13), bv));
+  } else {
+    // One vector of R rows per output, stored lane by lane.
+    let s = hsum4(a00, a10, a20, a30);
+    if (b != 0) s = f32x4.add(s, v128.load32_splat(b));
+    storeColumn(R, y, ysb, s);
+    if (O > 1) {
+      let t = hsum4(a01, a11, a21, a31);
+      if (b != 0) t = f32x4.add(t, v128.load32_splat(b, 4));
+      storeColumn(R, y + 4, ysb, t);
+    }
+  }
+}
+
+/** Stores lane r of s to y + r·ysb for r < R. */
+@inline function storeColumn(R: i32, y: usize, ysb: usize, s: v128): void {
+  v128.store32_lane(y, s, 0);
+  if (R > 1) v128.store32_lane(y + ysb, s, 1);
+  if (R > 2) v128.store32_lane(y + 2 * ysb, s, 2);
+  if (R > 3) v128.store32_lane(y + 3 * ysb, s, 3);
+}
+
+// Each tile shape is compiled once, as its own small function: inlining
+// them all into the callers makes Binaryen's optimiser superlinearly slow.
+function dot_2x4(W: usize, b: usize, x: usize, y: usize, IN: i32, xsb: usize, ysb: usize): void { dotTile(2, 4, W, b, x, y, IN, xsb, ysb); }
+function dot_2x2(W: usize, b: usize, x: usize, y: usize, IN: i32, xsb: usize, ysb: usize): void { dotTile(2, 2, W, b, x, y, IN, xsb, ysb); }
+function dot_2x1(W: usize, b: usize, x: usize, y: usize, IN: i32, xsb: usize, ysb: usize): void { dotTile(2, 1, W, b, x, y, IN, xsb, ysb); }
+function dot_4x2(W: usize, b: usize, x: usize, y: usize, IN: i32, xsb: usize, ysb: usize): void { dotTile(4, 2, W, b, x, y, IN, xsb, ysb); }
+function dot_4x1(W: usize, b: usize, x: usize, y: usize, IN: i32, xsb: usize, ysb: usize): void { dotTile(4, 1, W, b, x, y, IN, xsb, ysb); }
+function dot_1x4(W: usize, b: usize, x: usize, y: usize, IN: i32, xsb: usize, ysb: usize): void { dotTile(1, 4, W, b, x, y, IN, xsb, ysb); }
+function dot_1x2(W: usize, b: usize, x: usize, y: usize, IN: i32, xsb: usize, ysb: usize): void { dotTile(1, 2, W, b, x, y, IN, xsb, ysb); }
+function dot_1x1(W: usize, b: usize, x: usize, y: usize, IN: i32, xsb: usize, ysb: usize): void { dotTile(1, 1, W, b, x, y, IN, xsb, ysb); }
+
+/** All outputs of the R rows at x/y: 4-output tiles while R ≤ 2, then 2 and 1. */
+@inline function dotRows(R: i32, W: usize, b: usize, x: usize, y: usize, IN: i32, OUT: i32, xsb: usize, ysb: usize): void {
+  const inb = <usize>IN << 2;
+  let o = 0;
+  if (R <= 2) {
+    for (; o + 4 <= OUT; o += 4) {
+      const wo = W + <usize>o * inb, bo = b != 0 ? b + (<usize>o << 2) : 0, yo = y + (<usize>o << 2);
+      if (R == 2) dot_2x4(wo, bo, x, yo, IN, xsb, ysb);
+      else dot_1x4(wo, bo, x, yo, IN, xsb, ysb);
+    }
+  }
+  for (; o + 2 <= OUT; o += 2) {
+    const wo = W + <usize>o * inb, bo = b != 0 ? b + (<usize>o << 2) : 0, yo = y + (<usize>o << 2);
+    if (R == 4) dot_4x2(wo, bo, x, yo, IN, xsb, ysb);
+    else if (R == 2) dot_2x2(wo, bo, x, yo, IN, xsb, ysb);
+    else dot_1x2(wo, bo, x, yo, IN, xsb, ysb);
+  }
+  if (o < OUT) {
+    const wo = W + <usize>o * inb, bo = b != 0 ? b + (<usize>o << 2) : 0, yo = y + (<usize>o << 2);
+    if (R == 4) dot_4x1(wo, bo, x, yo, IN, xsb, ysb);
+    else if (R == 2) dot_2x1(wo, bo, x, yo, IN, xsb, ysb);
+    else dot_1x1(wo, bo, x, yo, IN, xsb, ysb);
+  }
+}
+
+/** Forward for any IN by dot tiles: 2-row blocks when OUT ≥ 4, else 4-row blocks. */
+function fwdDot(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i32, xs: i32, ys: i32): void {
+  const xsb = <usize>xs << 2, ysb = <usize>ys << 2;
+  let r = 0;
+  if (OUT >= 4) {
+    for (; r + 2 <= n; r += 2) dotRows(2, W, b, x + <usize>r * xsb, y + <usize>r * ysb, IN, OUT, xsb, ysb);
+  } else {
+    for (; r + 4 <= n; r += 4) dotRows(4, W, b, x + <usize>r * xsb, y + <usize>r * ysb, IN, OUT, xsb, ysb);
+  }
+  for (; r < n; r++) dotRows(1, W, b, x + <usize>r * xsb, y + <usize>r * ysb, IN, OUT, xsb, ysb);
+}
+
+// ---------------------------------------------------------------------------
+// Forward, f32: column form for IN ∈ 1..3
+// ---------------------------------------------------------------------------
+
+/**
+ * For K = IN ∈ 1..3: the weights of four outputs are 4K consecutive floats;
+ * de-interleave them into K columns (lane j = output o+j) once, then every
+ * row costs K broadcasts, K multiply-adds and one store.
+ */
+function fwdCols1(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(1, W, b, x, y, n, OUT, xs, ys); }
+function fwdCols2(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(2, W, b, x, y, n, OUT, xs, ys); }
+function fwdCols3(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(3, W, b, x, y, n, OUT, xs, ys); }
+
+@inline function fwdColumns(K: i32, W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void {
+  const xsb = <usize>xs << 2, ysb = <usize>ys << 2;
+  const z = f32x4.splat(0);
+  let o = 0;
+  for (; o + 4 <= OUT; o += 4) {
+    const wp = W + (<usize>(o * K) << 2);
+    let c0 = z, c1 = z, c2 = z;
+    if (K == 1) {
+      c0 = v128.load(wp);
+    } else if (K == 2) {
+      const p = v128.load(wp), q = v128.load(wp, 16);
+      c0 = f32x4.shuffle(p, q, 0, 2, 4, 6);
+      c1 = f32x4.shuffle(p, q, 1, 3, 5, 7);
+    } else {
+      const p = v128.load(wp), q = v128.load(wp, 16), s = v128.load(wp, 32);
+      c0 = f32x4.shuffle(f32x4.shuffle(p, q, 0, 3, 6, 7), s, 0, 1, 2, 5);
+      c1 = f32x4.shuffle(f32x4.shuffle(p, q, 1, 4, 7, 7), s, 0, 1, 2, 6);
+      c2 = f32x4.shuffle(f32x4.shuffle(p, q, 2, 5, 5, 5), s, 0, 1, 4, 7);
+    }
+    const bv = b != 0 ? v128.load(b + (<usize>o << 2)) : z;
+    let xp = x, yp = y + (<usize>o << 2);
+    for (let r = 0; r < n; r++) {
+      let acc = madd(bv, v128.load32_splat(xp), c0);
+      if (K > 1) acc = madd(acc, v128.load32_splat(xp, 4), c1);
+      if (K > 2) acc = madd(acc, v128.load32_splat(xp, 8), c2);
+      v128.store(yp, acc);
+      xp += xsb;
+      yp += ysb;
+    }
+  }
+  for (; o < OUT; o++) {
+    const wp = W + (<usize>(o * K) << 2);
+    const w0 = load<f32>(wp);
+    const w1 = K > 1 ? load<f32>(wp, 4) : <f32>0;
+    const w2 = K > 2 ? load<f32>(wp, 8) : <f32>0;
+    const bo = b != 0 ? load<f32>(b + (<usize>o << 2)) : <f32>0;
+    let xp = x, yp = y + (<usize>o << 2);
+    for (let r = 0; r < n; r++) {
+      let s = bo + w0 * load<f32>(xp);
+      if (K > 1) s += w1 * load<f32>(xp, 4);
+      if (K > 2) s += w2 * load<f32>(xp, 8);
+      store<f32>(yp, s);
+      xp += xsb;
+      yp += ysb;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Gradients, f32: axpy tiles
+// ---------------------------------------------------------------------------
+
+/**
+ * C[a, j] (+)= Σ_{k<K} A[a, k]·B[k, j] for the R rows a of the tile and the
+ * 4·(V−1)+L columns j at B/C (the last vector holds L ∈ 1..4 lanes).
+ * A[a, k] is at A + a·sab + k·skb; B[k, ·] at B + k·sbb; C[a, ·] at C + a·scb.
+ */
+@inline function axpyTile(R: i32, V: i32, L: i32, A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, accumulate: bool): void {
+  const z = f32x4.splat(0);
+  let c00 = z, c01 = z, c02 = z, c03 = z;
+  let c10 = z, c11 = z, c12 = z, c13 = z;
+  let c20 = z, c21 = z, c30 = z, c31 = z;
+  let ap = A, bp = B;
+  const a1 = sab, a2 = sab * 2, a3 = sab * 3;
+  for (let k = 0; k < K; k++) {
+    const b0 = loadK(bp, V == 1 ? L : 4);
+    const b1 = V > 1 ? loadK(bp + 16, V == 2 ? L : 4) : z;
+    const b2 = V > 2 ? loadK(bp + 32, V == 3 ? L : 4) : z;
+    const b3 = V > 3 ? loadK(bp + 48, L) : z;
+    const s0 = v128.load32_splat(ap);
+    c00 = madd(c00, s0, b0);
+    if (V > 1) c01 = madd(c01, s0, b1);
+    if (V > 2) c02 = madd(c02, s0, b2);
+    if (V > 3) c03 = madd(c03, s0, b3);
+    if (R > 1) {
+      const s1 = v128.load32_splat(ap + a1);
+      c10 = madd(c10, s1, b0);
+      if (V > 1) c11 = madd(c11, s1, b1);
+      if (V > 2) c12 = madd(c12, s1, b2);
+      if (V > 3) c13 = madd(c13, s1, b3);
+    }
+    if (R > 2) {
+      const s2 = v128.load32_splat(ap + a2);
+      c20 = madd(c20, s2, b0);
+      if (V > 1) c21 = madd(c21, s2, b1);
+    }
+    if (R > 3) {
+      const s3 = v128.load32_splat(ap + a3);
+      c30 = madd(c30, s3, b0);
+      if (V > 1) c31 = madd(c31, s3, b1);
+    }
+    ap += skb;
+    bp += sbb;
+  }
+  putRow(V, L, C, c00, c01, c02, c03, accumulate);
+  if (R > 1) putRow(V, L, C + scb, c10, c11, c12, c13, accumulate);
+  if (R > 2) putRow(V, L, C + 2 * scb, c20, c21, z, z, accumulate);
+  if (R > 3) putRow(V, L, C + 3 * scb, c30, c31, z, z, accumulate);
+}
+
+/** Writes (or adds) V vectors of one tile row; the last one has L lanes. */
+@inline function putRow(V: i32, L: i32, C: usize, c0: v128, c1: v128, c2: v128, c3: v128, accumulate: bool): void {
+  putVec(C, c0, V == 1 ? L : 4, accumulate);
+  if (V > 1) putVec(C + 16, c1, V == 2 ? L : 4, accumulate);
+  if (V > 2) putVec(C + 32, c2, V == 3 ? L : 4, accumulate);
+  if (V > 3) putVec(C + 48, c3, L, accumulate);
+}
+
+@inline function putVec(p: usize, v: v128, k: i32, accumulate: bool): void {
+  storeK(p, accumulate ? f32x4.add(loadK(p, k), v) : v, k);
+}
+
+// One compiled function per tile shape, as for the dot tiles. `L` is a
+// run-time lane count only in the tail tiles (the last 1..3 columns).
+function axpy_4x2(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool): void { axpyTile(4, 2, 4, A, sab, skb, B, sbb, C, scb, K, acc); }
+function axpy_3x2(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool): void { axpyTile(3, 2, 4, A, sab, skb, B, sbb, C, scb, K, acc); }
+function axpy_2x2(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool): void { axpyTile(2, 2, 4, A, sab, skb, B, sbb, C, scb, K, acc); }
+function axpy_1x4(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool): void { axpyTile(1, 4, 4, A, sab, skb, B, sbb, C, scb, K, acc); }
+function axpy_1x2(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool): void { axpyTile(1, 2, 4, A, sab, skb, B, sbb, C, scb, K, acc); }
+function axpy_4x1(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool, L: i32): void { axpyTile(4, 1, L, A, sab, skb, B, sbb, C, scb, K, acc); }
+function axpy_3x1(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool, L: i32): void { axpyTile(3, 1, L, A, sab, skb, B, sbb, C, scb, K, acc); }
+function axpy_2x1(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool, L: i32): void { axpyTile(2, 1, L, A, sab, skb, B, sbb, C, scb, K, acc); }
+function axpy_1x1(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool, L: i32): void { axpyTile(1, 1, L, A, sab, skb, B, sbb, C, scb, K, acc); }
+
+/**
+ * The R rows at A/C over all J columns: 8-column tiles (16 when R = 1),
+ * then vectors of up to 4 columns.
+ */
+@inline function axpyRows(R: i32, A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, J: i32, K: i32, acc: bool): void {
+  let j = 0;
+  if (R == 1) {
+    for (; j + 16 <= J; j += 16) {
+      const o = <usize>j << 2;
+      axpy_1x4(A, sab, skb, B + o, sbb, C + o, scb, K, acc);
+    }
+  }
+  for (; j + 8 <= J; j += 8) {
+    const o = <usize>j << 2;
+    if (R == 4) axpy_4x2(A, sab, skb, B + o, sbb, C + o, scb, K, acc);
+    else if (R == 3) axpy_3x2(A, sab, skb, B + o, sbb, C + o, scb, K, acc);
+    else if (R == 2) axpy_2x2(A, sab, skb, B + o, sbb, C + o, scb, K, acc);
+    else axpy_1x2(A, sab, skb, B + o, sbb, C + o, scb, K, acc);
+  }
+  for (; j < J; j += 4) {
+    const o = <usize>j << 2;
+    const L = min(J - j, 4);
+    if (R == 4) axpy_4x1(A, sab, skb, B + o, sbb, C + o, scb, K, acc, L);
+    else if (R == 3) axpy_3x1(A, sab, skb, B + o, sbb, C + o, scb, K, acc, L);
+    else if (R == 2) axpy_2x1(A, sab, skb, B + o, sbb, C + o, scb, K, acc, L);
+    else axpy_1x1(A, sab, skb, B + o, sbb, C + o, scb, K, acc, L);
+  }
+}
+
+/** C[a, j] (+)= Σ_k A[a, k]·B[k, j] for a < M, j < J, in 4-row blocks. */
+function axpyAll(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, M: i32, J: i32, K: i32, acc: bool): void {
+  let a = 0;
+  for (; a + 4 <= M; a += 4) {
+    axpyRows(4, A + <usize>a * sab, sab, skb, B, sbb, C + <usize>a * scb, scb, J, K, acc);
+  }
+  const rest = M - a;
+  const Ap = A + <usize>a * sab, Cp = C + <usize>a * scb;
+  if (rest == 3) axpyRows(3, Ap, sab, skb, B, sbb, Cp, scb, J, K, acc);
+  else if (rest == 2) axpyRows(2, Ap, sab, skb, B, sbb, Cp, scb, J, K, acc);
+  else if (rest == 1) axpyRows(1, Ap, sab, skb, B, sbb, Cp, scb, J, K, acc);
+}
+
+/** gb[o] += Σ_r gy[r, o] with four independent row chains per output block. */
+function biasGrad32(gy: usize, gb: usize, n: i32, OUT: i32, gysb: usize): void {
+  const z = f32x4.splat(0);
+  let o = 0;
+  for (; o < OUT; o += 4) {
+    const k = min(OUT - o, 4);
+    const col = gy + (<usize>o << 2);
+    let s0 = z, s1 = z, s2 = z, s3 = z;
+    let r = 0;
+    let p = col;
+    for (; r + 4 <= n; r += 4) {
+      s0 = f32x4.add(s0, loadK(p, k));
+      s1 = f32x4.add(s1, loadK(p + gysb, k));
+      s2 = f32x4.add(s2, loadK(p + 2 * gysb, k));
+      s3 = f32x4.add(s3, loadK(p + 3 * gysb, k));
+      p += 4 * gysb;
+    }
+    for (; r < n; r++) {
+      s0 = f32x4.add(s0, loadK(p, k));
+      p += gysb;
+    }
+    const s = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
+    const q = gb + (<usize>o << 2);
+    storeK(q, f32x4.add(loadK(q, k), s), k);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// f64: scalar reference loops
+// ---------------------------------------------------------------------------
+
+function fwd64(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i32, xs: i32, ys: i32): void {
+  for (let r = 0; r < n; r++) {
+    const xr = x + <usize>(r * xs) * 8, yr = y + <usize>(r * ys) * 8;
+    for (let o = 0; o < OUT; o++) {
+      const wr = W + <usize>(o * IN) * 8;
+      let s0: f64 = 0, s1: f64 = 0;
+      let i = 0;
+      for (; i + 2 <= IN; i += 2) {
+        s0 += load<f64>(wr + <usize>i * 8) * load<f64>(xr + <usize>i * 8);
+        s1 += load<f64>(wr + <usize>i * 8, 8) * load<f64>(xr + <usize>i * 8, 8);
+      }
+      if (i < IN) s0 += load<f64>(wr + <usize>i * 8) * load<f64>(xr + <usize>i * 8);
+      store<f64>(yr + <usize>o * 8, (b != 0 ? load<f64>(b + <usize>o * 8) : 0) + (s0 + s1));
+    }
+  }
+}
+
+function bwdX64(W: usize, gy: usize, gx: usize, n: i32, IN: i32, OUT: i32, gys: i32, gxs: i32): void {
+  for (let r = 0; r < n; r++) {
+    const gyr = gy + <usize>(r * gys) * 8, gxr = gx + <usize>(r * gxs) * 8;
+    for (let i = 0; i < IN; i++) store<f64>(gxr + <usize>i * 8, 0);
+    for (let o = 0; o < OUT; o++) {
+      const g = load<f64>(gyr + <usize>o * 8);
+      const wr = W + <usize>(o * IN) * 8;
+      for (let i = 0; i < IN; i++) {
+        const p = gxr + <usize>i * 8;
+        store<f64>(p, load<f64>(p) + g * load<f64>(wr + <usize>i * 8));
+      }
+    }
+  }
+}
+
+function bwdW64(x: usize, gy: usize, gW: usize, gb: usize, n: i32, IN: i32, OUT: i32, xs: i32, gys: i32): void {
+  for (let r = 0; r < n; r++) {
+    const xr = x + <usize>(r * xs) * 8, gyr = gy + <usize>(r * gys) * 8;
+    for (let o = 0; o < OUT; o++) {
+      const g = load<f64>(gyr + <usize>o * 8);
+      const wr = gW + <usize>(o * IN) * 8;
+      for (let i = 0; i < IN; i++) {
+        const p = wr + <usize>i * 8;
+        store<f64>(p, load<f64>(p) + g * load<f64>(xr + <usize>i * 8));
+      }
+      if (gb != 0) {
+        const q = gb + <usize>o * 8;
+        store<f64>(q, load<f64>(q) + g);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Public entry points
+// ---------------------------------------------------------------------------
+
+/**
+ * y[r·ys + o] = (b ? b[o] : 0) + Σ_i W[o·IN + i]·x[r·xs + i] for r < n, o < OUT.
+ * y must not overlap x.
+ */
+@inline export function dense_fwd(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i32, xs: i32, ys: i32): void {
+  if (sizeof<F>() == 4) {
+    if (IN == 1) fwdCols1(W, b, x, y, n, OUT, xs, ys);
+    else if (IN == 2) fwdCols2(W, b, x, y, n, OUT, xs, ys);
+    else if (IN == 3) fwdCols3(W, b, x, y, n, OUT, xs, ys);
+    else fwdDot(W, b, x, y, n, IN, OUT, xs, ys);
+  } else {
+    fwd64(W, b, x, y, n, IN, OUT, xs, ys);
+  }
+}
+
+/** gx[r·gxs + i] = Σ_o gy[r·gys + o]·W[o·IN + i] (overwrites gx; gx must not overlap gy). */
+@inline export function dense_bwd_x(W: usize, gy: usize, gx: usize, n: i32, IN: i32, OUT: i32, gys: i32, gxs: i32): void {
+  if (sizeof<F>() == 4) {
+    if (IN == 1) {
+      // A single input: each row is one dot product of gy_r with W, the forward shape.
+      fwdDot(W, 0, gy, gx, n, OUT, 1, gys, gxs);
+    } else {
+      axpyAll(gy, <usize>gys << 2, 4, W, <usize>IN << 2, gx, <usize>gxs << 2, n, IN, OUT, false);
+    }
+  } else {
+    bwdX64(W, gy, gx, n, IN, OUT, gys, gxs);
+  }
+}
+
+/**
+ * gW[o·IN + i] += Σ_r gy[r·gys + o]·x[r·xs + i]; if gb ≠ 0, gb[o] += Σ_r gy[r·gys + o].
+ */
+@inline export function dense_bwd_w(x: usize, gy: usize, gW: usize, gb: usize, n: i32, IN: i32, OUT: i32, xs: i32, gys: i32): void {
+  if (sizeof<F>() == 4) {
+    const xsb = <usize>xs << 2, gysb = <usize>gys << 2;
+    if (IN == 1) {
+      // gW is then a single row over the outputs: vectorise along them.
+      axpyAll(x, 0, xsb, gy, gysb, gW, 0, 1, OUT, n, true);
+    } else {
+      axpyAll(gy, 4, gysb, x, xsb, gW, <usize>IN << 2, OUT, IN, n, true);
+    }
+    if (gb != 0) biasGrad32(gy, gb, n, OUT, gysb);
+  } else {
+    bwdW64(x, gy, gW, gb, n, IN, OUT, xs, gys);
+  }
+}

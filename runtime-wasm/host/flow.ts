@@ -1,0 +1,501 @@
+/**
+ * @fileoverview The host side of a compiled flow: loads a module, plans its
+ * memory, and offers logProb / sample / forward / inverse / training /
+ * weight files on top of the module ABI (ARCHITECTURE.md). Knows a flow only
+ * through its manifest and exports; imports no Node built-ins, so it runs in
+ * browsers, Deno and Workers too.
+ */
+import type { Manifest } from "./manifest.ts";
+import { MANIFEST_SECTION } from "./manifest.ts";
+import { FlowcInputError } from "./errors.ts";
+import { initParams } from "./init.ts";
+import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+
+export type FloatArray = Float32Array | Float64Array;
+export type Numbers = ArrayLike<number>;
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  heap_base(): number;
+  seed(ws: number, s: number): void;
+  forward(P: number, ws: number, x: number, z: number, ld: number, n: number, cx: number): void;
+  inverse(P: number, ws: number, z: number, x: number, ld: number, n: number, cx: number): void;
+  log_prob(P: number, ws: number, x: number, out: number, n: number, cx: number): void;
+  sample(P: number, ws: number, x: number, lp: number, n: number, temp: number, cx: number): void;
+  backward(P: number, G: number, ws: number, x: number, z: number, gz: number, gld: number, gx: number, n: number, cx: number): void;
+  train_chunk(P: number, G: number, ws: number, x: number, n: number, scale: number, cx: number): number;
+  data_init(P: number, ws: number, x: number, n: number, cx: number): void;
+  project(P: number): void;
+  layer_fwd(i: number, P: number, ws: number, x: number, y: number, ld: number, n: number, cx: number): void;
+  layer_inv(i: number, P: number, ws: number, y: number, x: number, ld: number, n: number, cx: number): void;
+  layer_bwd(i: number, P: number, G: number, ws: number, x: number, y: number, gy: number, gx: number, gld: number, n: number, cx: number): void;
+  adam(P: number, G: number, M: number, V: number, count: number, lr: number, b1: number, b2: number, eps: number, wd: number, t: number): void;
+  grad_sqnorm(G: number, count: number): number;
+  scale(G: number, count: number, s: number): void;
+  first_nonfinite(p: number, count: number): number;
+  zero_buf(p: number, count: number): void;
+}
+
+export interface LoadOptions {
+  /** A safetensors weight file to load right away. */
+  weights?: Uint8Array;
+  /** Worker threads for training and large batches (1 = run on the calling thread). */
+  threads?: number;
+}
+
+export interface TrainerOptions {
+  lr?: number;
+  batchSize?: number;
+  weightDecay?: number;
+  /** Clip the global gradient norm to this value (0 = off). */
+  clipNorm?: number;
+  /** Linear learning-rate warm-up over this many steps. */
+  warmup?: number;
+  betas?: [number, number];
+  eps?: number;
+}
+
+/** Thrown when training meets a non-finite loss or gradient; names where it started. */
+export class NonFiniteError extends Error {
+  constructor(message: string, readonly step: number, readonly layer: number | null, readonly kind: string | null) {
+    super(message);
+    this.name = "NonFiniteError";
+  }
+}
+
+const PAGE = 65536;
+const align = (n: number, a = 64) => Math.ceil(n / a) * a;
+
+/** Read and validate the manifest section of a compiled module. */
+export function readManifest(module: WebAssembly.Module): Manifest {
+  const sections = WebAssembly.Module.customSections(module, MANIFEST_SECTION);
+  if (sections.length !== 1) throw new FlowcInputError("FLOW650", `this .wasm has ${sections.length === 0 ? "no" : "more than one"} '${MANIFEST_SECTION}' section: it was not built by flowc`);
+  let m: Manifest;
+  try {
+    m = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(sections[0]));
+  } catch (e) {
+    throw new FlowcInputError("FLOW651", `the module's manifest is not valid JSON: ${(e as Error).message}`);
+  }
+  const bad = (what: string) => new FlowcInputError("FLOW651", `the module's manifest is corrupt: ${what}`);
+  if (!m || typeof m !== "object" || m.format !== "flowc-module") throw bad("missing format tag");
+  if (m.formatVersion !== 1) throw bad(`unsupported manifest version ${String(m.formatVersion)}`);
+  for (const k of ["eventSize", "latentSize", "chunk", "workspaceBytes", "paramCount", "trainableCount", "contextSize"] as const) {
+    if (!Number.isInteger(m[k]) || (m[k] as number) < 0) throw bad(`field '${k}' is not a non-negative integer`);
+  }
+  if (m.precision !== "f32" && m.precision !== "f64") throw bad("field 'precision'");
+  if (!Array.isArray(m.params) || !Array.isArray(m.layers) || !Array.isArray(m.inputShape)) throw bad("params/layers/inputShape");
+  for (const p of m.params) {
+    if (typeof p.name !== "string" || !Number.isInteger(p.offset) || !Number.isInteger(p.size) || p.offset < 0 || p.offset + p.size > m.paramCount) throw bad(`parameter entry ${JSON.stringify(p.name)}`);
+  }
+  return m;
+}
+
+async function toModule(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module): Promise<WebAssembly.Module> {
+  if (wasm instanceof WebAssembly.Module) return wasm;
+  try {
+    return await WebAssembly.compile(wasm as BufferSource);
+  } catch (e) {
+    throw new FlowcInputError("FLOW652", `not a valid WebAssembly module: ${(e as Error).message}`);
+  }
+}
+
+/** Load a compiled flow. Accepts bytes or a precompiled WebAssembly.Module (Workers forbid compiling bytes). */
+export async function loadFlow(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module, opts: LoadOptions = {}): Promise<Flow> {
+  const module = await toModule(wasm);
+  const manifest = readManifest(module);
+  const instance = await WebAssembly.instantiate(module, {
+    env: {
+      abort(_msg: number, _file: number, line: number, col: number) {
+        throw new Error(`flowc module aborted at ${line}:${col}`);
+      },
+    },
+  });
+  const flow = new Flow(manifest, instance.exports as unknown as Exports, module);
+  if (opts.weights) flow.loadWeights(opts.weights);
+  return flow;
+}
+
+export class Flow {
+  readonly eventShape: number[];
+  readonly eventSize: number;
+  readonly latentSize: number;
+  readonly contextSize: number;
+  readonly precision: "f32" | "f64";
+  readonly chunk: number;
+  /** Byte addresses of the host-owned regions. */
+  readonly mem: { P: number; G: number; M: number; V: number; ws: number; X: number; Z: number; LD: number; OUT: number; CX: number; GZ: number; GX: number; end: number };
+  private initialized = false;
+
+  constructor(readonly manifest: Manifest, readonly exports: Exports, readonly module: WebAssembly.Module) {
+    this.eventShape = manifest.inputShape.slice();
+    this.eventSize = manifest.eventSize;
+    this.latentSize = manifest.latentSize;
+    this.contextSize = manifest.contextSize;
+    this.precision = manifest.precision;
+    this.chunk = manifest.chunk;
+    const sz = this.sz;
+    let at = align(exports.heap_base());
+    const take = (bytes: number) => { const p = at; at = align(at + bytes); return p; };
+    const C = this.chunk;
+    this.mem = {
+      P: take(manifest.paramCount * sz),
+      G: take(manifest.paramCount * sz),
+      M: take(manifest.paramCount * sz),
+      V: take(manifest.paramCount * sz),
+      ws: take(manifest.workspaceBytes),
+      X: take(C * this.eventSize * sz),
+      Z: take(C * this.latentSize * sz),
+      LD: take(C * sz),
+      OUT: take(C * sz),
+      CX: take(C * Math.max(1, this.contextSize) * sz),
+      GZ: take(C * this.latentSize * sz),
+      GX: take(C * this.eventSize * sz),
+      end: 0,
+    };
+    this.mem.end = at;
+    const have = exports.memory.buffer.byteLength;
+    if (at > have) {
+      const pages = Math.ceil((at - have) / PAGE);
+      try {
+        exports.memory.grow(pages);
+      } catch {
+        throw new FlowcInputError("FLOW653", `the flow needs ${(at / 2 ** 20).toFixed(1)} MiB of memory, more than this runtime allows`);
+      }
+    }
+    this.exports.seed(this.mem.ws, 0);
+  }
+
+  get sz(): number {
+    return this.precision === "f32" ? 4 : 8;
+  }
+
+  /** A typed view of `count` F at byte address `ptr` (recreated each time: memory may have grown). */
+  view(ptr: number, count: number): FloatArray {
+    const buf = this.exports.memory.buffer;
+    return this.precision === "f32" ? new Float32Array(buf, ptr, count) : new Float64Array(buf, ptr, count);
+  }
+
+  private newArray(count: number): FloatArray {
+    return this.precision === "f32" ? new Float32Array(count) : new Float64Array(count);
+  }
+
+  /** The flat parameter buffer (a copy). */
+  getParams(): FloatArray {
+    return this.view(this.mem.P, this.manifest.paramCount).slice();
+  }
+
+  setParams(values: Numbers): void {
+    if (values.length !== this.manifest.paramCount) throw new FlowcInputError("FLOW660", `expected ${this.manifest.paramCount} parameters, got ${values.length}`);
+    this.view(this.mem.P, this.manifest.paramCount).set(values as ArrayLike<number>);
+    this.exports.project(this.mem.P);
+    this.initialized = true;
+  }
+
+  /** Check a batch: its length, and that every value is finite. Returns the row count. */
+  private rows(x: Numbers, width: number, what: string): number {
+    if (width === 0) return 0;
+    if (x.length % width !== 0) {
+      throw new FlowcInputError("FLOW661", `${what} has ${x.length} values, which is not a whole number of rows of ${width} (event shape [${what === "context" ? this.contextSize : this.eventShape.join(", ")}])`);
+    }
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      if (!Number.isFinite(v)) {
+        throw new FlowcInputError("FLOW662", `${what} row ${Math.floor(i / width)}, column ${i % width} is ${v}; values must be finite`, { row: Math.floor(i / width), column: i % width });
+      }
+    }
+    const dom = this.manifest.inputDomain;
+    if (dom && what !== "latent" && what !== "context") {
+      for (let i = 0; i < x.length; i++) {
+        const v = x[i];
+        const ok = (dom.loClosed ? v >= dom.lo : v > dom.lo) && (dom.hiClosed ? v <= dom.hi : v < dom.hi) && (!dom.integer || Number.isInteger(v));
+        if (!ok) {
+          throw new FlowcInputError("FLOW662", `${what} row ${Math.floor(i / width)}, feature ${i % width} is ${v}, outside ${dom.describe} required by \`${dom.layer}\``, { row: Math.floor(i / width), column: i % width, index: i });
+        }
+      }
+    }
+    return x.length / width;
+  }
+
+  private contextRows(context: Numbers | undefined, n: number): void {
+    if (this.contextSize === 0) {
+      if (context && context.length) throw new FlowcInputError("FLOW663", "this flow takes no context, but a context was given");
+      return;
+    }
+    if (!context) throw new FlowcInputError("FLOW663", `this flow needs a context of ${this.contextSize} values per row`);
+    const rows = this.rows(context, this.contextSize, "context");
+    if (rows !== n && rows !== 1) throw new FlowcInputError("FLOW663", `the context has ${rows} rows but the batch has ${n}; give one row per sample or a single row for all`);
+  }
+
+  private loadContext(context: Numbers | undefined, start: number, m: number): number {
+    if (this.contextSize === 0 || !context) return 0;
+    const k = this.contextSize;
+    const cx = this.view(this.mem.CX, m * k);
+    if (context.length === k) for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) cx[r * k + j] = context[j];
+    else for (let i = 0; i < m * k; i++) cx[i] = context[start * k + i];
+    return this.mem.CX;
+  }
+
+  /** @internal */
+  copyIn(ptr: number, src: Numbers, start: number, count: number): void {
+    const v = this.view(ptr, count);
+    if (ArrayBuffer.isView(src) && (src as FloatArray).subarray) v.set((src as FloatArray).subarray(start, start + count));
+    else for (let i = 0; i < count; i++) v[i] = src[start + i];
+  }
+
+  private requireInit(): void {
+    if (!this.initialized) throw new FlowcInputError("FLOW664", "the flow has no parameters yet: call initialize() or loadWeights() first");
+  }
+
+  /**
+   * Random init (seeded) of every parameter, then, if `data` is given, the
+   * data-dependent init (actnorm) on its first rows.
+   */
+  initialize(opts: { seed?: number; data?: Numbers; context?: Numbers } = {}): void {
+    const P = this.view(this.mem.P, this.manifest.paramCount);
+    P.fill(0);
+    initParams(this.manifest.params, P, opts.seed ?? 0);
+    this.exports.project(this.mem.P);
+    this.initialized = true;
+    if (opts.data) {
+      const n = this.rows(opts.data, this.eventSize, "data");
+      this.contextRows(opts.context, n);
+      const m = Math.min(n, this.chunk);
+      if (m > 0) {
+        this.copyIn(this.mem.X, opts.data, 0, m * this.eventSize);
+        this.exports.data_init(this.mem.P, this.mem.ws, this.mem.X, m, this.loadContext(opts.context, 0, m));
+        this.checkParamsFinite("data-dependent init");
+      }
+    }
+  }
+
+  private checkParamsFinite(when: string): void {
+    const bad = this.exports.first_nonfinite(this.mem.P, this.manifest.paramCount);
+    if (bad >= 0) {
+      const p = this.manifest.params.find((q) => bad >= q.offset && bad < q.offset + q.size);
+      throw new NonFiniteError(`after ${when}, parameter ${p ? p.name : "#" + bad} is not finite`, 0, p?.layer ?? null, p ? (this.manifest.layers[p.layer]?.kind ?? "base") : null);
+    }
+  }
+
+  /** Run a chunked kernel over all rows of x. */
+  /** @internal Validates x and the context, then runs `each` per chunk. */
+  chunked(x: Numbers, context: Numbers | undefined, width: number, what: string, each: (start: number, m: number, cx: number) => void): number {
+    this.requireInit();
+    const n = this.rows(x, width, what);
+    this.contextRows(context, n);
+    for (let s = 0; s < n; s += this.chunk) {
+      const m = Math.min(this.chunk, n - s);
+      each(s, m, this.loadContext(context, s, m));
+    }
+    return n;
+  }
+
+  /** log p(x) for each row of x (n × eventSize). */
+  logProb(x: Numbers, context?: Numbers): FloatArray {
+    const out = this.newArray(x.length / this.eventSize | 0);
+    this.chunked(x, context, this.eventSize, "data", (s, m, cx) => {
+      this.copyIn(this.mem.X, x, s * this.eventSize, m * this.eventSize);
+      this.exports.log_prob(this.mem.P, this.mem.ws, this.mem.X, this.mem.OUT, m, cx);
+      out.set(this.view(this.mem.OUT, m), s);
+    });
+    return out;
+  }
+
+  /** z = forward(x) (data → latent) and the log-determinant per row. */
+  forward(x: Numbers, context?: Numbers): { z: FloatArray; logDet: FloatArray } {
+    const n = x.length / this.eventSize | 0;
+    const z = this.newArray(n * this.latentSize), logDet = this.newArray(n);
+    this.chunked(x, context, this.eventSize, "data", (s, m, cx) => {
+      this.copyIn(this.mem.X, x, s * this.eventSize, m * this.eventSize);
+      this.exports.forward(this.mem.P, this.mem.ws, this.mem.X, this.mem.Z, this.mem.LD, m, cx);
+      z.set(this.view(this.mem.Z, m * this.latentSize), s * this.latentSize);
+      logDet.set(this.view(this.mem.LD, m), s);
+    });
+    return { z, logDet };
+  }
+
+  /** x = inverse(z) (latent → data) and log|det ∂x/∂z| per row. */
+  inverse(z: Numbers, context?: Numbers): { x: FloatArray; logDet: FloatArray } {
+    const n = z.length / this.latentSize | 0;
+    const x = this.newArray(n * this.eventSize), logDet = this.newArray(n);
+    this.chunked(z, context, this.latentSize, "latent", (s, m, cx) => {
+      this.copyIn(this.mem.Z, z, s * this.latentSize, m * this.latentSize);
+      this.exports.inverse(this.mem.P, this.mem.ws, this.mem.Z, this.mem.X, this.mem.LD, m, cx);
+      x.set(this.view(this.mem.X, m * this.eventSize), s * this.eventSize);
+      logDet.set(this.view(this.mem.LD, m), s);
+    });
+    return { x, logDet };
+  }
+
+  /** Draw n samples; `temperature` scales the base's standard deviation (Glow). */
+  sample(n: number, opts: { seed?: number; temperature?: number; context?: Numbers } = {}): FloatArray {
+    return this.sampleImpl(n, opts, false).x;
+  }
+
+  /** Draw n samples with their log-density under the flow. */
+  sampleAndLogProb(n: number, opts: { seed?: number; temperature?: number; context?: Numbers } = {}): { x: FloatArray; logProb: FloatArray } {
+    return this.sampleImpl(n, opts, true);
+  }
+
+  private sampleImpl(n: number, opts: { seed?: number; temperature?: number; context?: Numbers }, withLp: boolean): { x: FloatArray; logProb: FloatArray } {
+    this.requireInit();
+    if (!Number.isInteger(n) || n < 0) throw new FlowcInputError("FLOW665", `the sample count must be a non-negative integer, got ${n}`);
+    const temp = opts.temperature ?? 1;
+    if (!Number.isFinite(temp) || temp < 0) throw new FlowcInputError("FLOW665", `temperature must be a finite number ≥ 0, got ${temp}`);
+    this.contextRows(opts.context, n);
+    this.exports.seed(this.mem.ws, (opts.seed ?? 0) >>> 0);
+    const x = this.newArray(n * this.eventSize), lp = this.newArray(withLp ? n : 0);
+    for (let s = 0; s < n; s += this.chunk) {
+      const m = Math.min(this.chunk, n - s);
+      const cx = this.loadContext(opts.context, s, m);
+      this.exports.sample(this.mem.P, this.mem.ws, this.mem.X, withLp ? this.mem.OUT : 0, m, temp, cx);
+      x.set(this.view(this.mem.X, m * this.eventSize), s * this.eventSize);
+      if (withLp) lp.set(this.view(this.mem.OUT, m), s);
+    }
+    return { x, logProb: lp };
+  }
+
+  /** A trainer for maximum likelihood with Adam. */
+  trainer(opts: TrainerOptions = {}): Trainer {
+    return new Trainer(this, opts);
+  }
+
+  /** The index and kind of the first layer whose output (in the last chunk run) has a non-finite value. */
+  firstNonFiniteLayer(m: number): { layer: number; kind: string; index: number } | null {
+    for (const l of this.manifest.layers) {
+      const size = l.outShape.reduce((a, b) => a * b, 1);
+      const bad = this.exports.first_nonfinite(this.mem.ws + l.act, m * size);
+      if (bad >= 0) return { layer: l.index, kind: l.kind, index: bad };
+    }
+    return null;
+  }
+
+  // ------------------------------------------------------------ weights
+
+  /** The weights as a safetensors file (names `layers.<i>.<param>`, PyTorch layouts). */
+  saveWeights(extra: { tensors?: { name: string; data: FloatArray; shape: number[] }[]; metadata?: Record<string, string> } = {}): Uint8Array {
+    this.requireInit();
+    const P = this.view(this.mem.P, this.manifest.paramCount);
+    const dtype = this.precision === "f32" ? "F32" : "F64";
+    const tensors = this.manifest.params.map((p) => ({ name: p.name, dtype, shape: p.shape, data: P.slice(p.offset, p.offset + p.size) }));
+    for (const t of extra.tensors ?? []) tensors.push({ name: t.name, dtype: t.data instanceof Float32Array ? "F32" : "F64", shape: t.shape, data: t.data });
+    return encodeSafetensors(tensors as never, {
+      format: "flowc-weights",
+      flowc: this.manifest.compiler,
+      spec_hash: this.manifest.hash,
+      spec: this.manifest.source,
+      ...(extra.metadata ?? {}),
+    });
+  }
+
+  /** Load weights saved by saveWeights (or written by PyTorch with the same names and layouts). */
+  loadWeights(bytes: Uint8Array): { metadata: Record<string, string>; extra: Map<string, { shape: number[]; data: ArrayLike<number> }> } {
+    const file = decodeSafetensors(bytes);
+    const meta = file.metadata ?? {};
+    if (meta.spec_hash !== undefined && meta.spec_hash !== this.manifest.hash) {
+      throw new FlowcInputError("FLOW670", `these weights belong to another spec (hash ${meta.spec_hash.slice(0, 12)}…), not to this flow (hash ${this.manifest.hash.slice(0, 12)}…)`);
+    }
+    const next = this.newArray(this.manifest.paramCount);
+    for (const p of this.manifest.params) {
+      const t = file.tensors.get(p.name);
+      if (!t) throw new FlowcInputError("FLOW671", `the weight file has no tensor '${p.name}'`, { tensor: p.name });
+      if (t.shape.length !== p.shape.length || t.shape.some((d: number, i: number) => d !== p.shape[i])) {
+        throw new FlowcInputError("FLOW672", `tensor '${p.name}' has shape [${t.shape.join(", ")}], expected [${p.shape.join(", ")}]`, { tensor: p.name });
+      }
+      const data = t.data as ArrayLike<number>;
+      for (let i = 0; i < p.size; i++) {
+        const v = Number(data[i]);
+        if (!Number.isFinite(v)) throw new FlowcInputError("FLOW673", `tensor '${p.name}' holds a non-finite value at index ${i}`, { tensor: p.name, index: i });
+        next[p.offset + i] = v;
+      }
+    }
+    this.view(this.mem.P, this.manifest.paramCount).set(next);
+    this.exports.project(this.mem.P);
+    this.initialized = true;
+    const known = new Set(this.manifest.params.map((p) => p.name));
+    const extra = new Map<string, { shape: number[]; data: ArrayLike<number> }>();
+    for (const [name, t] of file.tensors) if (!known.has(name)) extra.set(name, { shape: t.shape, data: t.data as ArrayLike<number> });
+    return { metadata: meta, extra };
+  }
+}
+
+export class Trainer {
+  readonly lr: number;
+  readonly batchSize: number;
+  readonly weightDecay: number;
+  readonly clipNorm: number;
+  readonly warmup: number;
+  readonly betas: [number, number];
+  readonly eps: number;
+  /** Adam steps taken. */
+  stepCount = 0;
+  /** Global gradient norm of the last step (before clipping). */
+  lastGradNorm = 0;
+
+  constructor(readonly flow: Flow, opts: TrainerOptions) {
+    this.lr = opts.lr ?? 1e-3;
+    this.batchSize = opts.batchSize ?? 256;
+    this.weightDecay = opts.weightDecay ?? 0;
+    this.clipNorm = opts.clipNorm ?? 0;
+    this.warmup = opts.warmup ?? 0;
+    this.betas = opts.betas ?? [0.9, 0.999];
+    this.eps = opts.eps ?? 1e-8;
+    for (const [k, v] of Object.entries({ lr: this.lr, batchSize: this.batchSize, weightDecay: this.weightDecay, clipNorm: this.clipNorm, warmup: this.warmup })) {
+      if (!Number.isFinite(v) || v < 0 || (k === "batchSize" && (!Number.isInteger(v) || v < 1))) throw new FlowcInputError("FLOW666", `trainer option ${k} must be ${k === "batchSize" ? "a positive integer" : "a finite number ≥ 0"}, got ${v}`);
+    }
+    const { M, V } = flow.mem;
+    flow.exports.zero_buf(M, flow.manifest.paramCount);
+    flow.exports.zero_buf(V, flow.manifest.paramCount);
+  }
+
+  /** One Adam step on a batch; returns its mean negative log-likelihood (nats). */
+  step(batch: Numbers, context?: Numbers): number {
+    const f = this.flow, e = f.exports, mem = f.mem, man = f.manifest;
+    const D = f.eventSize;
+    let n = 0;
+    e.zero_buf(mem.G, man.paramCount);
+    let nll = 0;
+    const rows = batch.length / D;
+    const step = this.stepCount + 1;
+    f.chunked(batch, context, D, "batch", (s, m, cx) => {
+      f.copyIn(mem.X, batch, s * D, m * D);
+      const part = e.train_chunk(mem.P, mem.G, mem.ws, mem.X, m, 1 / rows, cx);
+      if (!Number.isFinite(part)) {
+        const where = f.firstNonFiniteLayer(m);
+        throw new NonFiniteError(
+          `step ${step}: the loss is not finite` + (where ? `; the first non-finite value is in the output of layer ${where.layer} (${where.kind}), row ${Math.floor(where.index / Math.max(1, man.layers[where.layer].outShape.reduce((a, b) => a * b, 1))) + s}` : "; every layer's output is finite, so the base distribution's log-density overflowed") +
+            " (a learning rate too high is the usual cause; try a lower --lr or --clip-norm)",
+          step, where?.layer ?? null, where?.kind ?? null);
+      }
+      nll += part;
+      n += m;
+    });
+    const count = man.trainableCount;
+    const sq = e.grad_sqnorm(mem.G, count);
+    const norm = Math.sqrt(sq);
+    this.lastGradNorm = norm;
+    if (!Number.isFinite(norm)) {
+      const bad = e.first_nonfinite(mem.G, count);
+      const p = man.params.find((q) => bad >= q.offset && bad < q.offset + q.size);
+      throw new NonFiniteError(`step ${step}: the gradient of ${p ? p.name : "#" + bad} is not finite`, step, p?.layer ?? null, p && p.layer >= 0 ? man.layers[p.layer].kind : null);
+    }
+    if (this.clipNorm > 0 && norm > this.clipNorm) e.scale(mem.G, count, this.clipNorm / norm);
+    const lr = this.warmup > 0 ? this.lr * Math.min(1, step / this.warmup) : this.lr;
+    e.adam(mem.P, mem.G, mem.M, mem.V, count, lr, this.betas[0], this.betas[1], this.eps, this.weightDecay, step);
+    this.stepCount = step;
+    return nll / n;
+  }
+
+  /** Optimizer state for checkpoints. */
+  getState(): { step: number; m: FloatArray; v: FloatArray } {
+    const f = this.flow, c = f.manifest.paramCount;
+    return { step: this.stepCount, m: f.view(f.mem.M, c).slice(), v: f.view(f.mem.V, c).slice() };
+  }
+
+  setState(s: { step: number; m: ArrayLike<number>; v: ArrayLike<number> }): void {
+    const f = this.flow, c = f.manifest.paramCount;
+    if (s.m.length !== c || s.v.length !== c) throw new FlowcInputError("FLOW674", `optimizer state has ${s.m.length} moments, the flow has ${c} parameters`);
+    f.view(f.mem.M, c).set(s.m);
+    f.view(f.mem.V, c).set(s.v);
+    this.stepCount = s.step;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * @fileoverview The `flowc.manifest` custom section: the JSON a compiled
+ * module carries about itself, and the only thing (with the exports) the
+ * host knows about a flow. The compiler writes it; the host reads and
+ * validates it.
+ */
+
+export type InitDesc =
+  | { kind: "zeros" }
+  | { kind: "const"; value: number }
+  | { kind: "normal"; std: number }
+  | { kind: "uniform"; bound: number }
+  | { kind: "rotation"; n: number }
+  | { kind: "lu-rotation"; n: number; part: "P" | "L" | "U" | "sign" | "logs"; group: string }
+  | { kind: "permutation"; n: number; seed?: number; reverse?: boolean };
+
+export interface ManifestParam {
+  name: string;
+  /** Layer index, or -1 for the base distribution. */
+  layer: number;
+  shape: number[];
+  offset: number;
+  size: number;
+  init: InitDesc;
+  trainable: boolean;
+}
+
+export interface ManifestSide {
+  kind: "analytic" | "iterative" | "none";
+  cost: "parallel" | "sequential";
+  passes?: number;
+}
+
+export interface ManifestLayer {
+  index: number;
+  kind: string;
+  text: string;
+  inShape: number[];
+  outShape: number[];
+  /** Byte offset of the layer's output buffer in a workspace. */
+  act: number;
+  direction: { forward: ManifestSide; inverse: ManifestSide };
+  /** Whether the layer has a data-dependent init (actnorm). */
+  dataInit: boolean;
+}
+
+export interface Manifest {
+  format: "flowc-module";
+  formatVersion: 1;
+  compiler: string;
+  precision: "f32" | "f64";
+  filename: string;
+  source: string;
+  hash: string;
+  inputShape: number[];
+  eventSize: number;
+  contextSize: number;
+  latentSize: number;
+  latentLayout: { layer: number; offset: number; size: number; shape: number[] }[];
+  chunk: number;
+  workspaceBytes: number;
+  /** Byte offsets inside a workspace of the internal latent buffer and its gradient. */
+  workspace: { z: number; gz: number };
+  paramCount: number;
+  trainableCount: number;
+  params: ManifestParam[];
+  layers: ManifestLayer[];
+  base: { kind: string; opts: Record<string, unknown> };
+  capabilities: { logProb: boolean; sample: boolean; trainLikelihood: boolean; trainReverseKL: boolean; notes: string[] };
+  exports: string[];
+  /** Values the data must lie in (from the first layer, e.g. logit or dequantize); checked by the host. */
+  inputDomain?: { lo: number; hi: number; loClosed: boolean; hiClosed: boolean; integer?: boolean; describe: string; layer: string };
+  /** Bundled modules (issue: deployable modules) carry their weights in a data segment. */
+  bakedWeights?: { offset: number; count: number };
+}
+
+export const MANIFEST_SECTION = "flowc.manifest";
