@@ -21,7 +21,7 @@ import { numel } from "../layers/util.ts";
 import { flowHash } from "../ir/hash.ts";
 import { verifyIR } from "../ir/verify.ts";
 import { Reporter } from "./report.ts";
-import { plainCtx, resolveArgs, suggestion } from "./options.ts";
+import { own, plainCtx, resolveArgs, suggestion } from "./options.ts";
 import { structure, type BaseStmt, type LayerStmt } from "./unroll.ts";
 import { contextShape, eventShape, MAX_ELEMENTS, propagate, type StatementInfo } from "./shapes.ts";
 import { checkFeatures } from "./features.ts";
@@ -36,10 +36,10 @@ export interface CheckFileResult {
 
 /** Names and options of one layer statement. */
 function resolveStatement(stmt: LayerStmt, contextSize: number, r: Reporter): StatementInfo {
-  const kind = layers[stmt.name];
+  const kind = own(layers, stmt.name);
   if (!kind) {
-    const bad = nonInvertible[stmt.name] ?? nonInvertible[stmt.name.toLowerCase()];
-    if (bad) r.add("FLOW401", { name: stmt.name, fix: bad.hint }, stmt.nameSpan);
+    const bad = own(nonInvertible, stmt.name) ?? own(nonInvertible, stmt.name.toLowerCase());
+    if (bad) r.add("FLOW401", { name: stmt.name, fix: bad.hint, reason: bad.reason }, stmt.nameSpan);
     else r.add("FLOW201", { name: stmt.name, suggestion: suggestion(stmt.name, Object.keys(layers)), known: Object.keys(layers).join(", ") }, stmt.nameSpan);
     return { kind: null, opts: {}, written: new Map() };
   }
@@ -51,7 +51,7 @@ function resolveStatement(stmt: LayerStmt, contextSize: number, r: Reporter): St
 /** The base distribution: the written one, or the default standard normal. */
 function resolveBase(stmt: BaseStmt | undefined, r: Reporter): { kind: BaseKind | null; opts: Opts } {
   if (!stmt) return { kind: bases.normal, opts: resolveArgs("base normal", bases.normal, [], { offset: 0, length: 0, line: 1, column: 1 }, r).opts };
-  const kind = bases[stmt.name];
+  const kind = own(bases, stmt.name);
   if (!kind) {
     r.add("FLOW216", { name: stmt.name, suggestion: suggestion(stmt.name, Object.keys(bases)), known: Object.keys(bases).join(", ") }, stmt.nameSpan);
     return { kind: null, opts: {} };

@@ -23,6 +23,11 @@ export interface ResolvedArgs {
   written: Map<string, Span>;
 }
 
+/** A registry lookup that ignores inherited keys, so `constructor` or `toString` are unknown names. */
+export function own<T>(rec: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(rec, key) ? rec[key] : undefined;
+}
+
 // ---------------------------------------------------------------- did you mean
 
 /** Optimal-string-alignment distance: Levenshtein plus adjacent transpositions ("actnrom"). */
@@ -142,7 +147,7 @@ function describeSchema(schema: Schema): string {
 
 /** Fill a net's own option defaults. */
 export function netWithDefaults(n: NetConfig): NetConfig {
-  const kind = nets[n.kind];
+  const kind = own(nets, n.kind);
   const opts: NetConfig["opts"] = {};
   if (kind) for (const [k, spec] of Object.entries(kind.options)) if (spec.default !== undefined && spec.type !== "net") opts[k] = spec.default as number | string | boolean;
   return { kind: n.kind, opts: { ...opts, ...n.opts } };
@@ -190,7 +195,7 @@ export function resolveArgs(owner: string, schema: Schema, args: readonly Arg[],
         written.set(arg.name, arg.span);
         continue;
       }
-      const spec = schema.options[arg.name];
+      const spec = own(schema.options, arg.name);
       if (spec?.type === "bool") {
         if (written.has(arg.name)) r.add("FLOW207", { name: arg.name, owner }, arg.span);
         else {
@@ -212,7 +217,7 @@ export function resolveArgs(owner: string, schema: Schema, args: readonly Arg[],
       continue;
     }
 
-    const spec = schema.options[arg.name];
+    const spec = own(schema.options, arg.name);
     if (!spec) {
       if (flags.includes(arg.name)) r.add("FLOW211", { flag: arg.name, owner }, arg.span);
       else r.add("FLOW202", { option: arg.name, owner, suggestion: suggestion(arg.name, [...Object.keys(schema.options), ...groups.map((g) => g.name)]), allowed: takes }, arg.nameSpan);
@@ -296,7 +301,7 @@ function checkNet(owner: string, option: string, spec: Extract<OptionSpec, { typ
   }
   const name = value.kind === "name" ? value.value : value.name;
   const nameSpan = value.kind === "name" ? value.span : value.nameSpan;
-  const kind = nets[name];
+  const kind = own(nets, name);
   if (!kind) {
     r.add("FLOW212", { name, suggestion: suggestion(name, Object.keys(nets)), known: Object.keys(nets).join(", ") }, nameSpan);
     return undefined;

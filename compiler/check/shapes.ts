@@ -37,6 +37,17 @@ export interface LayerDraft {
   flops: { forward: number; inverse: number };
 }
 
+/** A copy per unrolled layer, so no two IR layers share option objects (structuredClone is slow here). */
+function cloneOpts(o: Opts): Opts {
+  const out: Opts = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (Array.isArray(v)) out[k] = [...v];
+    else if (typeof v === "object") out[k] = { kind: v.kind, opts: { ...v.opts } };
+    else out[k] = v;
+  }
+  return out;
+}
+
 /** Validate an `input` shape literal; null after reporting. */
 export function eventShape(lit: ShapeLit, what: string, r: Reporter): Shape | null {
   let ok = true;
@@ -105,7 +116,7 @@ export function propagate(
     }
     const kind = st.kind;
     const written = (o: string) => st.written.has(o);
-    const opts = kind.resolve ? kind.resolve(structuredClone(st.opts), shape, written) : structuredClone(st.opts);
+    const opts = kind.resolve ? kind.resolve(cloneOpts(st.opts), shape, written) : cloneOpts(st.opts);
     const mk = kind.maskKind?.(opts);
     let parity = 0;
     if (mk !== undefined) {

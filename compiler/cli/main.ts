@@ -25,11 +25,27 @@ const program = new Command("flowc")
   .showSuggestionAfterError(true)
   .exitOverride();
 
-const commands: CommandModule[] = [
-  await import("./commands/check.ts"),
-  await import("./commands/inspect.ts"),
-];
-for (const c of commands) c.register(program);
+/** One line per command: its name and its module. Only the module of the command being
+ *  run is loaded (training pulls in the compiler back end, `check` should not). */
+const commands: Record<string, () => Promise<CommandModule>> = {
+  check: () => import("./commands/check.ts"),
+  inspect: () => import("./commands/inspect.ts"),
+  compile: () => import("./commands/compile.ts"),
+  train: () => import("./commands/train.ts"),
+  eval: () => import("./commands/eval.ts"),
+  sample: () => import("./commands/sample.ts"),
+  verify: () => import("./commands/verify.ts"),
+};
+
+/** The subcommand named on the command line, if it is one of ours. */
+function requested(argv: readonly string[]): string | undefined {
+  const first = argv.slice(2).find((a) => !a.startsWith("-"));
+  return first !== undefined && Object.hasOwn(commands, first) ? first : undefined;
+}
+
+const wanted = requested(process.argv);
+// Help, suggestions for typos and `flowc help <cmd>` need every command registered.
+for (const name of wanted ? [wanted] : Object.keys(commands)) (await commands[name]()).register(program);
 
 function report(e: unknown): number {
   if (e instanceof CommanderError) {

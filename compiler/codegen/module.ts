@@ -117,6 +117,8 @@ function emitAll(ir: IRFlow, reg: Registry, precision: "f32" | "f64", chunk: num
       parity: layer?.parity ?? 0,
       contextSize: ir.contextSize,
       chunk,
+      latentOffset: idx >= 0 ? ir.latentLayout.find((part) => part.layer === idx)?.offset : undefined,
+      latentSize: latent,
       p: (name) => `(P + ${paramOf(name) * sz})`,
       g: (name) => `(G + ${paramOf(name) * sz})`,
       slot: (name, perRow, fixed = 0) => {
@@ -160,6 +162,11 @@ function emitAll(ir: IRFlow, reg: Registry, precision: "f32" | "f64", chunk: num
       return o;
     };
     const code = kind.emit(makeCtx(layer, paramOf, layer.index));
+    if (!code) {
+      missing.push({ index: layer.index, kind: layer.text });
+      codes.push(null);
+      continue;
+    }
     codes.push(code);
     const i = layer.index;
     fns.push(

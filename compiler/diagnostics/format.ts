@@ -36,13 +36,18 @@ export function formatDiagnostic(d: Diagnostic, source?: string, opts: FormatOpt
   const color = opts.color ?? false;
   const where = [d.filename, d.span?.line, d.span?.column].filter((part) => part !== undefined).join(":");
   const head = `${paint(d.severity, d.severity, color)} ${d.code}: ${d.message}`;
-  const out = [where ? `${color ? ansi.bold(`${where}:`) : `${where}:`} ${color ? ansi.bold(head) : head}` : color ? ansi.bold(head) : head];
+  const first = where ? `${where}: ${head}` : head;
+  const out = [color ? ansi.bold(first) : first];
   if (d.span && source !== undefined) out.push(...codeFrame(d.span, source, d.severity, color));
   if (d.hint) out.push(`  hint: ${d.hint.split("\n").join("\n        ")}`);
   return out.join("\n");
 }
 
-/** Every diagnostic, separated by blank lines, then a summary such as `2 errors, 1 warning`. */
+/**
+ * Every diagnostic, separated by blank lines, then a summary such as
+ * `2 errors, 1 warning`. `source` is the text the diagnostics' spans refer to.
+ * An empty list prints nothing.
+ */
 export function formatDiagnostics(list: readonly Diagnostic[], source?: string, opts: FormatOptions = {}): string {
   if (list.length === 0) return "";
   const blocks = list.map((d) => formatDiagnostic(d, source, opts));
@@ -51,15 +56,14 @@ export function formatDiagnostics(list: readonly Diagnostic[], source?: string, 
 
 /** `2 errors, 1 warning`; kinds with no diagnostics are left out. */
 export function summarize(list: readonly Diagnostic[]): string {
-  const count = (s: Severity) => list.filter((d) => d.severity === s).length;
-  const parts: string[] = [];
-  const errors = count("error");
-  const warnings = count("warning");
-  const infos = count("info");
-  if (errors) parts.push(`${errors} error${errors === 1 ? "" : "s"}`);
-  if (warnings) parts.push(`${warnings} warning${warnings === 1 ? "" : "s"}`);
-  if (infos) parts.push(`${infos} note${infos === 1 ? "" : "s"}`);
-  return parts.join(", ");
+  const kinds: [Severity, string][] = [["error", "error"], ["warning", "warning"], ["info", "note"]];
+  return kinds
+    .map(([severity, noun]) => {
+      const n = list.filter((d) => d.severity === severity).length;
+      return n === 0 ? "" : `${n} ${noun}${n === 1 ? "" : "s"}`;
+    })
+    .filter(Boolean)
+    .join(", ");
 }
 
 /**

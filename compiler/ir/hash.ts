@@ -8,7 +8,7 @@
  */
 import type { IRFlow } from "./types.ts";
 
-const K = new Uint32Array([
+const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
   0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -19,49 +19,54 @@ const K = new Uint32Array([
   0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ]);
 
-const rotr = (x: number, n: number) => (x >>> n) | (x << (32 - n));
-
-/** SHA-256 of bytes, as lowercase hex. */
+/** SHA-256 of bytes, as lowercase hex. Plain int32 arithmetic in locals keeps the loop fast. */
 export function sha256(bytes: Uint8Array): string {
   const bitLen = bytes.length * 8;
   const padded = new Uint8Array(Math.ceil((bytes.length + 9) / 64) * 64);
   padded.set(bytes);
   padded[bytes.length] = 0x80;
-  const view = new DataView(padded.buffer);
   // Message length in bits as a 64-bit big-endian integer.
-  view.setUint32(padded.length - 8, Math.floor(bitLen / 2 ** 32));
-  view.setUint32(padded.length - 4, bitLen >>> 0);
+  const hi = Math.floor(bitLen / 2 ** 32);
+  const lo = bitLen >>> 0;
+  for (let i = 0; i < 4; i++) {
+    padded[padded.length - 8 + i] = (hi >>> (24 - 8 * i)) & 0xff;
+    padded[padded.length - 4 + i] = (lo >>> (24 - 8 * i)) & 0xff;
+  }
 
-  const h = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
-  const w = new Uint32Array(64);
+  let h0 = 0x6a09e667 | 0, h1 = 0xbb67ae85 | 0, h2 = 0x3c6ef372 | 0, h3 = 0xa54ff53a | 0;
+  let h4 = 0x510e527f | 0, h5 = 0x9b05688c | 0, h6 = 0x1f83d9ab | 0, h7 = 0x5be0cd19 | 0;
+  const w = new Int32Array(64);
   for (let off = 0; off < padded.length; off += 64) {
-    for (let t = 0; t < 16; t++) w[t] = view.getUint32(off + 4 * t);
-    for (let t = 16; t < 64; t++) {
-      const s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >>> 3);
-      const s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >>> 10);
-      w[t] = (w[t - 16] + s0 + w[t - 7] + s1) >>> 0;
+    for (let t = 0; t < 16; t++) {
+      const j = off + 4 * t;
+      w[t] = (padded[j] << 24) | (padded[j + 1] << 16) | (padded[j + 2] << 8) | padded[j + 3];
     }
-    let [a, b, c, d, e, f, g, hh] = h;
+    for (let t = 16; t < 64; t++) {
+      const x = w[t - 15];
+      const y = w[t - 2];
+      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
+      w[t] = (w[t - 16] + s0 + w[t - 7] + s1) | 0;
+    }
+    let a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7;
     for (let t = 0; t < 64; t++) {
-      const S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
-      const ch = (e & f) ^ (~e & g);
-      const t1 = (hh + S1 + ch + K[t] + w[t]) >>> 0;
-      const S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
-      const maj = (a & b) ^ (a & c) ^ (b & c);
-      const t2 = (S0 + maj) >>> 0;
-      hh = g;
+      const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+      const t1 = (h + S1 + ((e & f) ^ (~e & g)) + K[t] + w[t]) | 0;
+      const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+      const t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+      h = g;
       g = f;
       f = e;
-      e = (d + t1) >>> 0;
+      e = (d + t1) | 0;
       d = c;
       c = b;
       b = a;
-      a = (t1 + t2) >>> 0;
+      a = (t1 + t2) | 0;
     }
-    h[0] += a; h[1] += b; h[2] += c; h[3] += d;
-    h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+    h0 = (h0 + a) | 0; h1 = (h1 + b) | 0; h2 = (h2 + c) | 0; h3 = (h3 + d) | 0;
+    h4 = (h4 + e) | 0; h5 = (h5 + f) | 0; h6 = (h6 + g) | 0; h7 = (h7 + h) | 0;
   }
-  return Array.from(h, (x) => x.toString(16).padStart(8, "0")).join("");
+  return [h0, h1, h2, h3, h4, h5, h6, h7].map((x) => (x >>> 0).toString(16).padStart(8, "0")).join("");
 }
 
 /** SHA-256 of a string's UTF-8 bytes, as hex. */
@@ -70,21 +75,35 @@ export const sha256Text = (text: string): string => sha256(new TextEncoder().enc
 /** JSON with object keys sorted at every level, so equal values render equally. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  if (Array.isArray(value)) {
+    let out = "[";
+    for (let i = 0; i < value.length; i++) out += (i ? "," : "") + canonicalJson(value[i]);
+    return out + "]";
+  }
+  const rec = value as Record<string, unknown>;
+  let out = "{";
+  let first = true;
+  for (const k of Object.keys(rec).sort()) {
+    if (rec[k] === undefined) continue;
+    out += (first ? "" : ",") + JSON.stringify(k) + ":" + canonicalJson(rec[k]);
+    first = false;
+  }
+  return out + "}";
 }
 
-/** The canonical description of a flow that its hash covers (no source text, spans or file name). */
+/**
+ * The canonical description of a flow that its hash covers: no source text,
+ * spans or file name, and no offsets (they follow from the order). Params are
+ * written as `[local name, shape, init, trainable]` to keep the text short.
+ */
 export function canonicalFlow(ir: Omit<IRFlow, "hash">): string {
-  const param = (p: IRFlow["base"]["params"][number]) => ({ name: p.name, shape: p.shape, init: p.init, trainable: p.trainable });
-  return canonicalJson({
-    format: "flowc-flow/1",
-    input: ir.inputShape,
-    context: ir.contextSize,
-    layers: ir.layers.map((l) => ({ kind: l.kind, opts: l.opts, inShape: l.inShape, outShape: l.outShape, parity: l.parity, params: l.params.map(param) })),
-    base: { kind: ir.base.kind, opts: ir.base.opts, params: ir.base.params.map(param) },
-  });
+  const params = (ps: IRFlow["base"]["params"]) => ps.map((p) => [p.local, p.shape, p.init, p.trainable]);
+  const parts = [
+    `flowc-flow/1 input=${canonicalJson(ir.inputShape)} context=${ir.contextSize}`,
+    ...ir.layers.map((l) => `${l.kind} ${canonicalJson(l.opts)} ${canonicalJson(l.inShape)}->${canonicalJson(l.outShape)} parity=${l.parity} ${canonicalJson(params(l.params))}`),
+    `base ${ir.base.kind} ${canonicalJson(ir.base.opts)} ${canonicalJson(params(ir.base.params))}`,
+  ];
+  return parts.join("\n");
 }
 
 /** Hex SHA-256 of the canonical flow. */

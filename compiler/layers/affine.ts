@@ -5,8 +5,8 @@
  * The diagonal special case of an affine flow (Papamakarios et al. 2021,
  * "Normalizing flows for probabilistic modeling and inference", §3.1).
  */
-import type { LayerKind } from "./types.ts";
-import { analyticBoth, elementwise, perElement } from "./util.ts";
+import type { EmitCtx, LayerCode, LayerKind } from "./types.ts";
+import { analyticBoth, elementwise, numel, perElement } from "./util.ts";
 
 export const affine: LayerKind = {
   name: "affine",
@@ -22,4 +22,46 @@ export const affine: LayerKind = {
   direction: analyticBoth,
   flops: (input) => perElement(input, 3),
   features: () => elementwise,
+  emit: emitAffine,
+  testCases: [
+    { input: [1], text: "affine" },
+    { input: [3], text: "affine" },
+    { input: [5], text: "affine; affine" },
+    { input: [2, 3, 3], text: "affine" },
+    { input: [3, 2, 5], text: "affine" },
+  ],
 };
+
+/** Byte address of row `r` of an array with `width` F per row. */
+const rowOf = (ctx: EmitCtx, p: string, r: string, width: number): string => `(${p} + ((<usize>${r} * ${width}) << ${ctx.shift}))`;
+
+/**
+ * Kernels. Each call first fills a slot with the per-element scale (and, for
+ * the inverse, the offset), so a row is one SIMD multiply-add and exp runs
+ * once per element per chunk rather than once per element per row.
+ */
+function emitAffine(ctx: EmitCtx): LayerCode {
+  const D = numel(ctx.inShape);
+  const b = ctx.p("bias"), s = ctx.p("logs"), gb = ctx.g("bias"), gs = ctx.g("logs");
+  const A = ctx.slot("scale", 0, 2 * D);
+  const Cc = `(${A} + ${D * ctx.sz})`;
+  const row = (p: string) => rowOf(ctx, p, "r", D);
+  const fwd = `let sl: f64 = 0;
+  for (let j = 0; j < ${D}; j++) { const l = ldf(${s}, j); stf(${A}, j, exp_(l)); sl += <f64>l; }
+  const ldv = <F>sl;
+  for (let r = 0; r < n; r++) { ew_mul_add(${row("x")}, ${A}, ${b}, ${row("y")}, ${D}); addf(ld, r, ldv); }`;
+  // x = (y − bias)·exp(−logs) = y·a + c with a = exp(−logs), c = −bias·a.
+  const inv = `let sl: f64 = 0;
+  for (let j = 0; j < ${D}; j++) { const l = ldf(${s}, j); const a = exp_(-l); stf(${A}, j, a); stf(${Cc}, j, -ldf(${b}, j) * a); sl += <f64>l; }
+  const ldv = <F>sl;
+  for (let r = 0; r < n; r++) { ew_mul_add(${row("y")}, ${A}, ${Cc}, ${row("x")}, ${D}); addf(ld, r, -ldv); }`;
+  // ∂y/∂x = a, ∂y/∂bias = 1, ∂y/∂logs = x·a (= gx·x / gy), ∂ld/∂logs = 1 per row.
+  const bwd = `for (let j = 0; j < ${D}; j++) stf(${A}, j, exp_(ldf(${s}, j)));
+  for (let r = 0; r < n; r++) {
+    ew_mul(${row("gy")}, ${A}, ${row("gx")}, ${D});
+    axpy(${gb}, ${row("gy")}, ${D}, 1.0);
+    ew_acc_mul(${gs}, ${row("gx")}, ${row("x")}, ${D});
+  }
+  ew_add_const(${gs}, ${D}, gld * <F>n);`;
+  return { fwd, inv, bwd };
+}

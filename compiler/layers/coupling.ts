@@ -21,8 +21,20 @@
  * channels → factor × the B channels. Its last layer is zero-initialised, so
  * the coupling starts as the identity (additive, spline) or as a constant
  * per-feature scale (affine with scale=sigmoid).
+ *
+ * Kernels. The conditioner's output holds the shift block first, then the
+ * scale pre-activation block (nflows' convention; Glow interleaves them):
+ *   - dense nets and `net=conv` with `mask=channel`: out[0, |B|) = t,
+ *     out[|B|, 2|B|) = h, in the order of the B features (for conv: the
+ *     first |B_channels| output channels are t, the next |B_channels| h);
+ *   - `net=conv` with `mask=checker`: channels [0, C) are t and [C, 2C) are h,
+ *     read at the B positions only (the A positions are ignored).
+ * The net's input is [x_A, context] for dense nets; for conv nets, with
+ * `checker` the image with its B positions zeroed, with `channel` the A
+ * channels, followed in both cases by the context broadcast as constant
+ * channels. A context pointer of 0 (no context given) reads as zeros.
  */
-import type { LayerKind, NetConfig, Opts, RuleCtx, Shape } from "./types.ts";
+import type { EmitCtx, LayerCode, LayerKind, LayerTestCase, NetConfig, Opts, RuleCtx, Shape } from "./types.ts";
 import { nets } from "./nets/index.ts";
 import {
   analyticBoth, describeInput, isImage, net, numel, showShape, str, transformFactor, transformFlops, without,
@@ -85,6 +97,165 @@ export function conditionerDims(input: Shape, opts: Opts, parity: number, contex
 }
 
 const CONV_DEFAULT: NetConfig = { kind: "conv", opts: { hidden: 128, kernel: 3 } };
+
+/** Emits loops over the A or B features of one row: `body(f, j)` sees the flat feature
+ *  index f in the row and the feature's position j in the packed A (or B) order. */
+function maskLoops(ctx: EmitCtx, input: Shape, mask: string, parity: number) {
+  const d = numel(input);
+  const sizes = maskSizes(input, mask, parity);
+  return (set: "A" | "B", body: (f: string, j: string) => string): string => {
+    const f = ctx.uid("f"), j = ctx.uid("j");
+    const count = set === "A" ? sizes.a : sizes.b;
+    if (count === 0) return "";
+    if (mask === "checker" && isImage(input)) {
+      const [c, h, w] = input;
+      // A holds the pixels with (row + col) % 2 == parity.
+      const first = set === "A" ? parity : 1 - parity;
+      const k = ctx.uid("c"), i = ctx.uid("i"), q = ctx.uid("q"), base = ctx.uid("b");
+      return `{ let ${j} = 0;
+  for (let ${k} = 0; ${k} < ${c}; ${k}++) for (let ${i} = 0; ${i} < ${h}; ${i}++) {
+    const ${base} = (${k} * ${h} + ${i}) * ${w};
+    for (let ${q} = (${i} + ${first}) & 1; ${q} < ${w}; ${q} += 2) { const ${f} = ${base} + ${q}; ${body(f, j)} ${j}++; }
+  } }`;
+    }
+    if (mask === "alternate") {
+      const first = set === "A" ? parity : 1 - parity;
+      return `for (let ${j} = 0; ${j} < ${count}; ${j}++) { const ${f} = 2 * ${j} + ${first}; ${body(f, j)} }`;
+    }
+    // half and channel: both parts are contiguous.
+    let offset: number;
+    if (mask === "channel" && isImage(input)) {
+      const split = Math.ceil(input[0] / 2) * input[1] * input[2];
+      offset = (set === "A") === (parity === 0) ? 0 : split;
+    } else {
+      offset = set === "A" ? 0 : d - sizes.b;
+    }
+    return `for (let ${j} = 0; ${j} < ${count}; ${j}++) { const ${f} = ${j} + ${offset}; ${body(f, j)} }`;
+  };
+}
+
+function emitCoupling(ctx: EmitCtx): LayerCode | null {
+  const transform = str(ctx.opts, "transform");
+  if (transform !== "additive" && transform !== "affine") return null;
+  const input = ctx.inShape;
+  const D = numel(input);
+  const mask = str(ctx.opts, "mask");
+  const cfg = net(ctx.opts);
+  const K = ctx.contextSize;
+  const { inDim, outDim } = conditionerDims(input, ctx.opts, ctx.parity, K);
+  const conv = nets[cfg.kind]?.accepts === "image";
+  const { a, b } = maskSizes(input, mask, ctx.parity);
+  const inN = numel(typeof inDim === "number" ? [inDim] : inDim);
+  const outN = numel(typeof outDim === "number" ? [outDim] : outDim);
+  // conv + checker sees whole images, so its input and output are indexed by the flat feature.
+  const flatIdx = conv && mask === "checker";
+  const niIdx = (f: string, j: string) => (flatIdx ? f : j);
+  const tIdx = niIdx;
+  const hIdx = (f: string, j: string) => (flatIdx ? `${D} + ${f}` : `${b} + ${j}`);
+  const loop = maskLoops(ctx, input, mask, ctx.parity);
+  // ctx.net is typed for dense sizes; conv nets take shapes through the same call.
+  const netCode = ctx.net(cfg, inDim as number, outDim as number);
+  const NI = ctx.slot("netin", inN), NO = ctx.slot("netout", outN);
+  const GO = ctx.slot("gnetout", outN), GI = ctx.slot("gnetin", inN);
+  const lit = ctx.lit;
+  const affine = transform === "affine";
+  const expScale = affine && ctx.opts.scale === "exp";
+  const c = expScale ? (ctx.opts.clamp as number) : 0;
+
+  /** s and log s from the scale pre-activation h (declares s, ls and helpers). */
+  const scaleOf = (h: string) =>
+    expScale
+      ? `const th = tanh_(${h} * ${lit(1 / c)}); const ls = ${lit(c)} * th; const s = exp_(ls);`
+      : `const sg = sigmoid_(${h} + ${lit(2)}); const s = sg + ${lit(1e-3)}; const ls = log_(s);`;
+
+  /** Net input rows from the rows at `src` (x forward, y inverse: y_A = x_A). */
+  const netInput = (src: string) => {
+    let ctxFill = "";
+    if (K > 0) {
+      const at0 = flatIdx ? D : a;
+      const per = conv ? (input[1] * input[2]) : 1;
+      const q = ctx.uid("q"), p = ctx.uid("p");
+      ctxFill = `for (let ${q} = 0; ${q} < ${K}; ${q}++) {
+      const cv: F = cx != 0 ? ldf(cx, r * ${K} + ${q}) : ${lit(0)};
+      ${per === 1 ? `stf(ir, ${at0} + ${q}, cv);` : `for (let ${p} = 0; ${p} < ${per}; ${p}++) stf(ir, ${at0} + ${q} * ${per} + ${p}, cv);`}
+    }`;
+    }
+    return `for (let r = 0; r < n; r++) {
+    const xr = at(${src}, r * ${D}); const ir = at(${NI}, r * ${inN});
+    ${loop("A", (f, j) => `stf(ir, ${niIdx(f, j)}, ldf(xr, ${f}));`)}
+    ${flatIdx ? loop("B", (f) => `stf(ir, ${f}, ${lit(0)});`) : ""}
+    ${ctxFill}
+  }
+  ${netCode.forward(NI, NO, "n")}`;
+  };
+
+  /** y_B from x_B (forward) or x_B from y_B (inverse), with the log-det. */
+  const transformB = (src: string, dst: string, inverse: boolean) => `copy(${dst}, ${src}, n * ${D});
+  for (let r = 0; r < n; r++) {
+    const sr = at(${src}, r * ${D}); const dr = at(${dst}, r * ${D}); const orow = at(${NO}, r * ${outN});
+    let sl: F = 0;
+    ${loop("B", (f, j) => {
+      const t = `ldf(orow, ${tIdx(f, j)})`;
+      if (!affine) return `stf(dr, ${f}, ldf(sr, ${f}) ${inverse ? "-" : "+"} ${t});`;
+      return `{ ${scaleOf(`ldf(orow, ${hIdx(f, j)})`)}
+      stf(dr, ${f}, ${inverse ? `(ldf(sr, ${f}) - ${t}) / s` : `ldf(sr, ${f}) * s + ${t}`}); sl += ls; }`;
+    })}
+    ${affine ? `addf(ld, r, ${inverse ? "-sl" : "sl"});` : ""}
+  }`;
+
+  const bwd = `for (let r = 0; r < n; r++) {
+    const xr = at(x, r * ${D}); const gyr = at(gy, r * ${D}); const gxr = at(gx, r * ${D});
+    const orow = at(${NO}, r * ${outN}); const gor = at(${GO}, r * ${outN});
+    ${flatIdx ? `zero(gor, ${outN});` : ""}
+    ${loop("A", (f) => `stf(gxr, ${f}, ldf(gyr, ${f}));`)}
+    ${loop("B", (f, j) => {
+      if (!affine) return `{ const g = ldf(gyr, ${f}); stf(gxr, ${f}, g); stf(gor, ${tIdx(f, j)}, g); }`;
+      const gh = expScale ? `(g * ldf(xr, ${f}) * s + gld) * (${lit(1)} - th * th)` : `(g * ldf(xr, ${f}) + gld / s) * (sg * (${lit(1)} - sg))`;
+      return `{ const g = ldf(gyr, ${f}); ${scaleOf(`ldf(orow, ${hIdx(f, j)})`)}
+      stf(gxr, ${f}, g * s); stf(gor, ${tIdx(f, j)}, g); stf(gor, ${hIdx(f, j)}, ${gh}); }`;
+    })}
+  }
+  ${netCode.backward(NI, GO, GI, "n")}
+  for (let r = 0; r < n; r++) {
+    const gxr = at(gx, r * ${D}); const gir = at(${GI}, r * ${inN});
+    ${loop("A", (f, j) => `addf(gxr, ${f}, ldf(gir, ${niIdx(f, j)}));`)}
+  }`;
+
+  return {
+    fwd: `${netInput("x")}\n  ${transformB("x", "y", false)}`,
+    inv: `${netInput("y")}\n  ${transformB("y", "x", true)}`,
+    bwd,
+  };
+}
+
+const mlp8 = (depth: number, act = "relu") => `net=mlp(hidden=8, depth=${depth}${act === "relu" ? "" : `, act=${act}`})`;
+
+/** The numeric suite's cases: every transform × scale × mask, odd sizes, every activation,
+ *  both dense nets, a parity flip and a context. The first two also run in f32. */
+const TEST_CASES: LayerTestCase[] = [
+  { input: [5], text: `coupling affine mask=half ${mlp8(2)}` },
+  { input: [3], text: `coupling additive mask=alternate ${mlp8(1)}` },
+  { input: [2], text: `coupling affine mask=half ${mlp8(1)}` },
+  { input: [3], text: `coupling affine mask=half scale=exp clamp=1.5 ${mlp8(1, "tanh")}` },
+  { input: [4], text: `coupling additive mask=half ${mlp8(2, "elu")}` },
+  { input: [5], text: `coupling affine mask=alternate ${mlp8(1, "gelu")}` },
+  { input: [6], text: `coupling affine mask=alternate scale=exp ${mlp8(2, "elu")}` },
+  { input: [3], text: `coupling affine mask=alternate ${mlp8(1)}; coupling affine mask=alternate ${mlp8(1)}` },
+  { input: [5], text: `coupling additive mask=alternate ${mlp8(1, "tanh")}; coupling affine mask=alternate scale=exp ${mlp8(2, "gelu")}` },
+  { input: [5], text: "coupling affine mask=half net=resnet(hidden=8, blocks=1)" },
+  { input: [4], text: "coupling affine mask=alternate scale=exp net=resnet(hidden=8, blocks=2, act=tanh)" },
+  { input: [3], text: "coupling additive mask=half net=resnet(hidden=8, blocks=2, act=gelu)" },
+  { input: [5], text: "coupling affine mask=alternate net=resnet(hidden=8, blocks=1, act=elu)" },
+  { input: [3], text: `coupling affine mask=half ${mlp8(1)}`, context: 2 },
+  { input: [4], text: `coupling affine mask=alternate scale=exp net=resnet(hidden=8, blocks=1); coupling additive mask=alternate ${mlp8(1)}`, context: 2 },
+  { input: [2, 4, 4], text: `coupling affine mask=checker ${mlp8(1)}` },
+  { input: [3, 4, 4], text: `coupling affine mask=checker scale=exp ${mlp8(1, "tanh")}; coupling additive mask=checker ${mlp8(1)}` },
+  { input: [2, 3, 5], text: `coupling affine mask=checker ${mlp8(1)}; coupling affine mask=checker ${mlp8(1)}` },
+  { input: [2, 4, 4], text: `coupling additive mask=channel ${mlp8(1)}` },
+  { input: [3, 4, 4], text: `coupling affine mask=channel ${mlp8(1, "elu")}; coupling affine mask=channel scale=exp ${mlp8(1)}` },
+  { input: [3, 2, 3], text: `coupling affine mask=half ${mlp8(1)}` },
+  { input: [2, 3, 3], text: `coupling affine mask=checker net=resnet(hidden=8, blocks=1)`, context: 2 },
+];
 
 export const coupling: LayerKind = {
   name: "coupling",
@@ -168,4 +339,7 @@ export const coupling: LayerKind = {
   features(input, opts, parity) {
     return { coupled: transformedFeatures(input, str(opts, "mask"), parity) };
   },
+  zeroInitElementwise: true,
+  emit: emitCoupling,
+  testCases: TEST_CASES,
 };

@@ -8,7 +8,7 @@
  * [hidden, D (+ context)] … `made.<depth>.weight` [factor·D, hidden] (zero-init).
  */
 import type { DirectionInfo, LayerKind } from "./types.ts";
-import { madeFeatures, madeOptions, madeParams, madePass, madeResolve, madeShape, madeValidate, madeVariants } from "./maf.ts";
+import { emitAutoregressive, madeFeatures, madeOptions, madeParams, madePass, madeResolve, madeShape, madeTestCases, madeValidate, madeVariants } from "./maf.ts";
 
 export const iaf: LayerKind = {
   name: "iaf",
@@ -31,4 +31,9 @@ export const iaf: LayerKind = {
     return { forward: input[0] * net + transform, inverse: net + transform };
   },
   features: (input) => madeFeatures(input),
+  // Kernels shared with maf (see emitAutoregressive): the scoring direction is the
+  // sequential one, and its backward solves the implicit-function adjoint.
+  emit: (ctx) => emitAutoregressive(ctx, "iaf"),
+  testCases: madeTestCases("iaf"),
+  zeroInitElementwise: true,
 };

@@ -43,19 +43,19 @@ export const layers: Record<string, LayerKind> = {
   residual,
 };
 
-/** Layer names that are not bijections, with the invertible layer to use instead. */
-export const nonInvertible: Record<string, { hint: string }> = {
-  relu: { hint: "relu maps every negative input to 0; use `leaky_relu slope=0.01`" },
-  relu6: { hint: "relu6 clips both ends; use `leaky_relu slope=0.01`" },
-  gelu: { hint: "gelu is not monotone; use `leaky_relu slope=0.01`" },
-  silu: { hint: "silu is not monotone; use `leaky_relu slope=0.01`" },
-  swish: { hint: "swish is not monotone; use `leaky_relu slope=0.01`" },
-  abs: { hint: "abs maps x and −x to the same value; use `leaky_relu slope=0.01`" },
-  dropout: { hint: "dropout zeroes features at random; remove it (flows regularise with weight decay)" },
-  maxpool: { hint: "pooling discards values; use `squeeze` to trade resolution for channels" },
-  avgpool: { hint: "pooling discards values; use `squeeze` to trade resolution for channels" },
-  pool: { hint: "pooling discards values; use `squeeze` to trade resolution for channels" },
-  softmax: { hint: "softmax outputs sum to one, losing a dimension; use `sigmoid` for values in (0, 1)" },
-  dense: { hint: "a free dense layer can be singular; use `linear lu` (vectors) or a coupling layer" },
-  conv: { hint: "a free convolution can be singular; use `conv1x1 lu`, or `coupling … net=conv(hidden=128)`" },
+/** Layer names that are not bijections: `hint` is the invertible layer to use instead, `reason` why the name fails. */
+export const nonInvertible: Record<string, { hint: string; reason: string }> = {
+  relu: { hint: "use `leaky_relu slope=0.01`", reason: "relu maps every negative input to 0" },
+  relu6: { hint: "use `leaky_relu slope=0.01`", reason: "relu6 clips both ends" },
+  gelu: { hint: "use `leaky_relu slope=0.01`", reason: "gelu is not monotone" },
+  silu: { hint: "use `leaky_relu slope=0.01`", reason: "silu is not monotone" },
+  swish: { hint: "use `leaky_relu slope=0.01`", reason: "swish is not monotone" },
+  abs: { hint: "use `leaky_relu slope=0.01`", reason: "abs maps x and −x to the same value" },
+  dropout: { hint: "remove it (regularise with weight decay instead)", reason: "dropout zeroes features at random" },
+  maxpool: { hint: "use `squeeze` to trade resolution for channels", reason: "pooling discards values" },
+  avgpool: { hint: "use `squeeze` to trade resolution for channels", reason: "pooling discards values" },
+  pool: { hint: "use `squeeze` to trade resolution for channels", reason: "pooling discards values" },
+  softmax: { hint: "use `sigmoid` for values in (0, 1)", reason: "softmax outputs sum to one, losing a dimension" },
+  dense: { hint: "use `linear lu` (vectors) or a coupling layer", reason: "a free dense layer can be singular" },
+  conv: { hint: "use `conv1x1 lu`, or `coupling … net=conv(hidden=128)`", reason: "a free convolution can be singular" },
 };

@@ -4,8 +4,8 @@
  * otherwise; log-det `Σ log slope` over the negative inputs. slope ≤ 0 is not
  * invertible and is rejected (FLOW402).
  */
-import type { LayerKind } from "./types.ts";
-import { analyticBoth, elementwise, num, perElement } from "./util.ts";
+import type { EmitCtx, LayerCode, LayerKind } from "./types.ts";
+import { analyticBoth, elementwise, num, numel, perElement } from "./util.ts";
 
 export const leaky_relu: LayerKind = {
   name: "leaky_relu",
@@ -24,4 +24,29 @@ export const leaky_relu: LayerKind = {
   direction: analyticBoth,
   flops: (input) => perElement(input, 2),
   features: () => elementwise,
+  emit: emitLeakyRelu,
+  testCases: [
+    { input: [1], text: "leaky_relu" },
+    { input: [3], text: "leaky_relu slope=0.2" },
+    { input: [5], text: "leaky_relu slope=3; leaky_relu slope=0.5" },
+    { input: [2, 3, 3], text: "leaky_relu slope=0.1" },
+    { input: [3, 2, 5], text: "leaky_relu slope=1" },
+  ],
 };
+
+/**
+ * Kernels. One SIMD pass per row returns how many inputs were negative; the
+ * inverse is the same pass with 1/slope (the sign of y is the sign of x).
+ */
+function emitLeakyRelu(ctx: EmitCtx): LayerCode {
+  const D = numel(ctx.inShape);
+  const slope = num(ctx.opts, "slope");
+  const k = ctx.lit(slope), kinv = ctx.lit(1 / slope), lk = ctx.lit(Math.log(slope));
+  const row = (p: string) => `(${p} + ((<usize>r * ${D}) << ${ctx.shift}))`;
+  return {
+    fwd: `for (let r = 0; r < n; r++) addf(ld, r, <F>ew_leaky(${row("x")}, ${row("y")}, ${D}, ${k}) * ${lk});`,
+    inv: `for (let r = 0; r < n; r++) addf(ld, r, -(<F>ew_leaky(${row("y")}, ${row("x")}, ${D}, ${kinv})) * ${lk});`,
+    // The log-det is piecewise constant, so gld contributes nothing.
+    bwd: `ew_leaky_bwd(x, gy, gx, n * ${D}, ${k});`,
+  };
+}

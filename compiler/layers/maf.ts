@@ -13,7 +13,7 @@
  * spline), each with a bias; the output layer is zero-initialised so the
  * layer starts as the identity.
  */
-import type { DirectionInfo, FeatureFlow, LayerKind, OptionSpec, Opts, ParamDecl, RuleCtx, Shape, VariantGroup } from "./types.ts";
+import type { DirectionInfo, EmitCtx, FeatureFlow, LayerCode, LayerKind, LayerTestCase, OptionSpec, Opts, ParamDecl, RuleCtx, Shape, VariantGroup } from "./types.ts";
 import { denseFlops, denseParams, num, showShape, str, transformFactor, transformFlops, without } from "./util.ts";
 
 /** Options, variants and rules shared by maf and iaf (the same layer read the other way). */
@@ -94,4 +94,234 @@ export const maf: LayerKind = {
     return { forward: net + transform, inverse: input[0] * net + transform };
   },
   features: (input) => madeFeatures(input),
+  emit: (ctx) => emitAutoregressive(ctx, "maf"),
+  testCases: madeTestCases("maf"),
+  zeroInitElementwise: true,
 };
+
+// ---------------------------------------------------------------- kernels
+
+/** Test configurations shared by maf and iaf: odd sizes, one and two hidden layers, a context. */
+export function madeTestCases(layer: string): LayerTestCase[] {
+  return [
+    { input: [2], text: `${layer} affine hidden=8 depth=1` },
+    { input: [3], text: `${layer} affine hidden=8 depth=2` },
+    { input: [5], text: `${layer} affine hidden=16 depth=1` },
+    { input: [5], text: `${layer} affine hidden=16 depth=2` },
+    { input: [3], text: `${layer} affine hidden=3 depth=2; ${layer} affine hidden=8 depth=1` },
+    { input: [2], context: 2, text: `${layer} affine hidden=8 depth=1` },
+    { input: [5], context: 2, text: `${layer} affine hidden=16 depth=2` },
+  ];
+}
+
+/**
+ * MADE (Germain et al. 2015) evaluated by the kernels. Degrees: input j has
+ * degree j + 1, hidden unit k has degree k mod (D − 1) + 1 in every hidden
+ * layer (the deterministic cycling order), context inputs are seen by every
+ * hidden unit. A hidden unit sees the inputs and units of lower-or-equal
+ * degree; output row o belongs to feature ⌊o / factor⌋ (affine: row 2i is
+ * μ_i, row 2i + 1 is α_i) and sees the hidden units of degree ≤ i, so
+ * feature i depends on x_<i only.
+ *
+ * The stored weights are never trusted to be masked: each call copies them
+ * masked into the workspace (cheap next to the products over a chunk) and
+ * the parameter gradients at masked entries are zeroed after accumulation,
+ * so a perturbed or loaded weight file cannot break the autoregressive
+ * structure. `project` also zeroes them in P, so saved weights are the
+ * effective ones.
+ */
+interface Made {
+  /** Statements (in a kernel): copy the masked weights into the workspace. */
+  prep: string;
+  /** Width of a MADE input row (D + context). */
+  S: number;
+  /** Row buffer of MADE inputs when there is a context; "" when MADE reads the data rows directly. */
+  inbuf: string;
+  /** MADE outputs: n rows of factor·D (μ_i, α_i interleaved). */
+  out: string;
+  /** Statement: run MADE on `inp` (rows of S); `k` < 0 computes every output, else only feature k's. */
+  run(inp: string, k: string): string;
+  /** Statement: back-propagate gOut (rows of factor·D) to gin (rows of S, or "0" for none);
+   *  with `params`, accumulate the masked parameter gradients into G. */
+  back(inp: string, gout: string, gin: string, params: boolean): string;
+  /** Statements: inbuf's data part ← rows of `src` (D wide) and its context part ← cx (zeros if cx = 0). */
+  fill(src: string): string;
+  /** The `project` body. */
+  project: string;
+}
+
+function made(ctx: EmitCtx, factor: number): Made {
+  const D = ctx.inShape[0], C = ctx.contextSize, S = D + C;
+  const H = num(ctx.opts, "hidden"), depth = num(ctx.opts, "depth");
+  const FD = factor * D, sh = ctx.shift;
+  const W = (l: number) => ctx.p(`made.${l}.weight`), B = (l: number) => ctx.p(`made.${l}.bias`);
+  const gW = (l: number) => ctx.g(`made.${l}.weight`), gB = (l: number) => ctx.g(`made.${l}.bias`);
+  const inDim = (l: number) => (l === 0 ? S : H);
+  const outDim = (l: number) => (l === depth ? FD : H);
+  const sizes = Array.from({ length: depth + 1 }, (_, l) => inDim(l) * outDim(l));
+  const mwAll = ctx.slot("mw", 0, sizes.reduce((a, b) => a + b, 0));
+  const mwOff = sizes.map((_, l) => sizes.slice(0, l).reduce((a, b) => a + b, 0));
+  const MW = (l: number) => `(${mwAll} + ${mwOff[l] << sh})`;
+  const hid = Array.from({ length: depth }, (_, l) => ctx.slot(`h${l}`, H));
+  const ga = ctx.slot("ga", H), gb = ctx.slot("gb", H);
+  const out = ctx.slot("out", FD);
+  const inbuf = C > 0 ? ctx.slot("in", S) : "";
+  const deg = (k: string) => `(${k} % ${D - 1} + 1)`;
+  // dst[o, j] = src[o, j] where the mask allows it, else 0 (dst may be src).
+  const maskLoops = (src: (l: number) => string, dst: (l: number) => string): string => {
+    const conds = (l: number) => (l === 0 ? `j >= ${D} || j < ${deg("o")}` : l < depth ? `${deg("j")} <= ${deg("o")}` : `${deg("j")} <= o / ${factor}`);
+    return Array.from({ length: depth + 1 }, (_, l) => `for (let o = 0; o < ${outDim(l)}; o++) for (let j = 0; j < ${inDim(l)}; j++) {
+    const q = o * ${inDim(l)} + j;
+    stf(${dst(l)}, q, ${conds(l)} ? ldf(${src(l)}, q) : <F>0);
+  }`).join("\n  ");
+  };
+  const id = ctx.uid("made");
+  ctx.helper(`function ${id}_prep(P: usize, ws: usize): void {
+  ${maskLoops(W, MW)}
+}`);
+  ctx.helper(`function ${id}_gmask(G: usize): void {
+  ${maskLoops(gW, gW)}
+}`);
+  // Hidden activations are stored after the relu; relu' is read from them (h > 0 ⇔ pre > 0).
+  const fwdLines = [`dense_fwd(${MW(0)}, ${B(0)}, inp, ${hid[0]}, n, ${S}, ${H}, ${S}, ${H});`, `relu_fwd(${hid[0]}, ${hid[0]}, n * ${H});`];
+  for (let l = 1; l < depth; l++) {
+    fwdLines.push(`dense_fwd(${MW(l)}, ${B(l)}, ${hid[l - 1]}, ${hid[l]}, n, ${H}, ${H}, ${H}, ${H});`, `relu_fwd(${hid[l]}, ${hid[l]}, n * ${H});`);
+  }
+  const last = hid[depth - 1];
+  ctx.helper(`function ${id}_run(P: usize, ws: usize, inp: usize, n: i32, k: i32): void {
+  ${fwdLines.join("\n  ")}
+  if (k < 0) dense_fwd(${MW(depth)}, ${B(depth)}, ${last}, ${out}, n, ${H}, ${FD}, ${H}, ${FD});
+  else dense_fwd(${MW(depth)} + (<usize>(k * ${factor * H}) << ${sh}), ${B(depth)} + (<usize>(k * ${factor}) << ${sh}), ${last}, ${out} + (<usize>(k * ${factor}) << ${sh}), n, ${H}, ${factor}, ${H}, ${FD});
+}`);
+  // Gradient ping-pong between ga and gb, from the output layer down to the input layer.
+  const backLines = [
+    `if (params) dense_bwd_w(${last}, gout, ${gW(depth)}, ${gB(depth)}, n, ${H}, ${FD}, ${H}, ${FD});`,
+    `dense_bwd_x(${MW(depth)}, gout, ${ga}, n, ${H}, ${FD}, ${FD}, ${H});`,
+    `relu_bwd(${last}, ${ga}, ${ga}, n * ${H});`,
+  ];
+  let cur = ga, other = gb;
+  for (let l = depth - 1; l >= 1; l--) {
+    backLines.push(
+      `if (params) dense_bwd_w(${hid[l - 1]}, ${cur}, ${gW(l)}, ${gB(l)}, n, ${H}, ${H}, ${H}, ${H});`,
+      `dense_bwd_x(${MW(l)}, ${cur}, ${other}, n, ${H}, ${H}, ${H}, ${H});`,
+      `relu_bwd(${hid[l - 1]}, ${other}, ${other}, n * ${H});`,
+    );
+    [cur, other] = [other, cur];
+  }
+  backLines.push(
+    `if (params) { dense_bwd_w(inp, ${cur}, ${gW(0)}, ${gB(0)}, n, ${S}, ${H}, ${S}, ${H}); ${id}_gmask(G); }`,
+    `if (gin != 0) dense_bwd_x(${MW(0)}, ${cur}, gin, n, ${S}, ${H}, ${H}, ${S});`,
+  );
+  ctx.helper(`function ${id}_back(P: usize, G: usize, ws: usize, inp: usize, gout: usize, gin: usize, n: i32, params: bool): void {
+  ${backLines.join("\n  ")}
+}`);
+  const fill = (src: string) => C === 0 ? "" : `for (let r = 0; r < n; r++) {
+    copy(at(${inbuf}, r * ${S}), at(${src}, r * ${D}), ${D});
+    if (cx != 0) copy(at(${inbuf}, r * ${S} + ${D}), at(cx, r * ${C}), ${C});
+    else zero(at(${inbuf}, r * ${S} + ${D}), ${C});
+  }`;
+  return {
+    prep: `${id}_prep(P, ws);`,
+    S,
+    inbuf,
+    out,
+    run: (inp, k) => `${id}_run(P, ws, ${inp}, n, ${k});`,
+    back: (inp, gout, gin, params) => `${id}_back(P, G, ws, ${inp}, ${gout}, ${gin}, n, ${params});`,
+    fill,
+    project: maskLoops(W, W),
+  };
+}
+
+/**
+ * Kernels of maf and iaf, which share one elementwise transform
+ * `normalize: z_i = (u_i − μ_i)·exp(−α_i)` (log-det −Σα) and its inverse
+ * `denormalize: u_i = z_i·exp(α_i) + μ_i`, with μ, α from MADE:
+ *  - maf forward: normalize, MADE on the input x: one parallel pass.
+ *  - maf inverse: denormalize, MADE on the output x being built: D passes.
+ *  - iaf forward: normalize, MADE on the output z being built: D passes.
+ *  - iaf inverse: denormalize, MADE on the input z: one parallel pass.
+ * The sequential passes compute only feature k's outputs on pass k; feature k
+ * depends on the first k features alone, which are final by then. Hidden
+ * units never see the last feature, so after the last pass the saved
+ * activations are those at the final values, as bwd needs.
+ */
+export function emitAutoregressive(ctx: EmitCtx, layer: "maf" | "iaf"): LayerCode | null {
+  if (str(ctx.opts, "transform") !== "affine") return null;
+  const D = ctx.inShape[0];
+  const m = made(ctx, 2);
+  const { out, S } = m;
+  const ctxIn = m.inbuf !== "";
+  const mu = (r: string, i: string) => `ldf(${out}, ${r} * ${2 * D} + 2 * ${i})`;
+  const al = (r: string, i: string) => `ldf(${out}, ${r} * ${2 * D} + 2 * ${i} + 1)`;
+
+  // Parallel passes: MADE on src, dst elementwise.
+  const parallel = (src: string, dst: string, normalize: boolean): string => `${m.prep}
+  ${m.fill(src)}
+  ${m.run(ctxIn ? m.inbuf : src, "-1")}
+  for (let r = 0; r < n; r++) {
+    let s: F = 0;
+    for (let i = 0; i < ${D}; i++) {
+      const a = ${al("r", "i")};
+      const q = r * ${D} + i;
+      stf(${dst}, q, ${normalize ? `(ldf(${src}, q) - ${mu("r", "i")}) * exp_(-a)` : `ldf(${src}, q) * exp_(a) + ${mu("r", "i")}`});
+      s += a;
+    }
+    addf(ld, r, ${normalize ? "-s" : "s"});
+  }`;
+  // Sequential passes: MADE on dst as it is built, one feature per pass.
+  const sequential = (src: string, dst: string, normalize: boolean): string => `${m.prep}
+  zero(${dst}, n * ${D});
+  ${m.fill(dst)}
+  for (let k = 0; k < ${D}; k++) {
+    ${m.run(ctxIn ? m.inbuf : dst, "k")}
+    for (let r = 0; r < n; r++) {
+      const a = ${al("r", "k")};
+      const q = r * ${D} + k;
+      const v = ${normalize ? `(ldf(${src}, q) - ${mu("r", "k")}) * exp_(-a)` : `ldf(${src}, q) * exp_(a) + ${mu("r", "k")}`};
+      stf(${dst}, q, v);${ctxIn ? `\n      stf(${m.inbuf}, r * ${S} + k, v);` : ""}
+      addf(ld, r, ${normalize ? "-a" : "a"});
+    }
+  }`;
+
+  const gout = ctx.slot("gout", 2 * D);
+  const gin = ctx.slot("gin", S);
+  // ∂z_i/∂μ_i = −e^{−α_i}, ∂z_i/∂α_i = −z_i, ∂ld/∂α_i = −1: gout from the adjoint v of z.
+  const setGout = (v: string, e: string, z: string) => `for (let r = 0; r < n; r++) for (let i = 0; i < ${D}; i++) {
+      const q = r * ${D} + i;
+      const g = ldf(${v}, q);
+      stf(${gout}, 2 * q, -g * ldf(${e}, q));
+      stf(${gout}, 2 * q + 1, -g * ldf(${z}, q) - gld);
+    }`;
+  const e = ctx.slot("e", D);
+  const expNeg = `for (let r = 0; r < n; r++) for (let i = 0; i < ${D}; i++) stf(${e}, r * ${D} + i, exp_(-${al("r", "i")}));`;
+
+  if (layer === "maf") {
+    const inp = ctxIn ? m.inbuf : "x";
+    const bwd = `${expNeg}
+  ${setGout("gy", e, "y")}
+  ${m.back(inp, gout, gin, true)}
+  for (let r = 0; r < n; r++) for (let i = 0; i < ${D}; i++) {
+    const q = r * ${D} + i;
+    stf(gx, q, ldf(gy, q) * ldf(${e}, q) + ldf(${gin}, r * ${S} + i));
+  }`;
+    return { fwd: parallel("x", "y", true), inv: sequential("y", "x", false), bwd, project: m.project };
+  }
+
+  // iaf: z = h(x, z) with h lower-triangular in z. The adjoint v solves
+  // v = gz + (∂h/∂z)ᵀ v + gld·∇_z ld; (∂h/∂z)ᵀ is nilpotent (strictly upper), so
+  // D − 1 sweeps of MADE vector–Jacobian products from v = gz are exact. Then
+  // gx = (∂h/∂x)ᵀ v = v·e^{−α} and gθ = (∂h/∂θ)ᵀ v + gld·∇_θ ld in one last sweep.
+  const inp = ctxIn ? m.inbuf : "y";
+  const v = ctx.slot("v", D);
+  const bwd = `${expNeg}
+  copy(${v}, gy, n * ${D});
+  for (let it = 0; it < ${D - 1}; it++) {
+    ${setGout(v, e, "y")}
+    ${m.back(inp, gout, gin, false)}
+    for (let r = 0; r < n; r++) for (let i = 0; i < ${D}; i++) stf(${v}, r * ${D} + i, ldf(gy, r * ${D} + i) + ldf(${gin}, r * ${S} + i));
+  }
+  ${setGout(v, e, "y")}
+  ${m.back(inp, gout, "0", true)}
+  for (let k = 0; k < n * ${D}; k++) stf(gx, k, ldf(${v}, k) * ldf(${e}, k));`;
+  return { fwd: sequential("x", "y", true), inv: parallel("y", "x", false), bwd, project: m.project };
+}

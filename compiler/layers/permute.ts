@@ -9,7 +9,7 @@
  * `randomPermutation`; anything that rebuilds the permutation from its init
  * spec must use the same procedure.
  */
-import type { LayerKind, Shape } from "./types.ts";
+import type { EmitCtx, LayerCode, LayerKind, Shape } from "./types.ts";
 import { analyticBoth, featureDim, isImage, num, numel, spatial, str, without } from "./util.ts";
 
 /** mulberry32: a tiny 32-bit PRNG returning floats in [0, 1). */
@@ -78,4 +78,44 @@ export const permute: LayerKind = {
     for (let c = 0; c < n; c++) for (let p = 0; p < hw; p++) map[c * hw + p] = perm[c] * hw + p;
     return { map, coupled: "none" };
   },
+  emit: emitPermute,
+  testCases: [
+    { input: [1], text: "permute" },
+    { input: [3], text: "permute reverse" },
+    { input: [6], text: "permute random seed=7" },
+    { input: [7], text: "affine; permute random seed=3; affine" },
+    { input: [2, 4, 4], text: "permute reverse" },
+    { input: [5, 2, 3], text: "permute random seed=11" },
+  ],
 };
+
+/**
+ * Kernels. The permutation is fixed by the spec, so it is baked into the
+ * module as two constant index tables (`permutationOf`, the same procedure
+ * that fills the `perm` buffer): forward gathers y[j] = x[perm[j]], the
+ * inverse and the gradient gather through the inverse table. On an image
+ * each index names a whole channel, moved as one H·W block.
+ */
+function emitPermute(ctx: EmitCtx): LayerCode {
+  const C = featureDim(ctx.inShape), HW = spatial(ctx.inShape), D = C * HW;
+  const perm = permutationOf(C, str(ctx.opts, "order"), (ctx.opts.seed as number | undefined) ?? 0);
+  const inverse = new Array<number>(C);
+  perm.forEach((src, j) => { inverse[src] = j; });
+  const fwdT = ctx.uid("perm"), invT = ctx.uid("perm_inv");
+  ctx.helper(`const ${fwdT}: usize = memory.data<i32>([${perm.join(", ")}]);`);
+  ctx.helper(`const ${invT}: usize = memory.data<i32>([${inverse.join(", ")}]);`);
+  const gather = (src: string, dst: string, table: string) => HW === 1
+    ? `for (let r = 0; r < n; r++) {
+    const o = r * ${D};
+    for (let j = 0; j < ${D}; j++) stf(${dst}, o + j, ldf(${src}, o + load<i32>(${table} + (<usize>j << 2))));
+  }`
+    : `for (let r = 0; r < n; r++) {
+    const o = r * ${D};
+    for (let c = 0; c < ${C}; c++) copy(at(${dst}, o + c * ${HW}), at(${src}, o + load<i32>(${table} + (<usize>c << 2)) * ${HW}), ${HW});
+  }`;
+  return {
+    fwd: gather("x", "y", fwdT),
+    inv: gather("y", "x", invT),
+    bwd: gather("gy", "gx", invT),
+  };
+}

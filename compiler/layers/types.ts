@@ -146,6 +146,10 @@ export interface EmitCtx {
   contextSize: number;
   /** Rows per chunk (compile-time constant). */
   chunk: number;
+  /** For a layer that factors features out of the flow (`split`): where its part starts in a
+   *  latent row of `zl`/`gzl` (elements) and the latent row length. Absent elsewhere. */
+  latentOffset?: number;
+  latentSize?: number;
   /** Byte address expression of a parameter of this layer in P, e.g. `(P + 1024)`. */
   p(name: string): string;
   /** Byte address expression of the same parameter's gradient in G. */
@@ -202,8 +206,9 @@ export interface LayerKind {
    *  integers in [0, levels)). When it is the first layer, the host checks data against it
    *  (FLOW6xx error naming the first offending value instead of a NaN). */
   domain?(opts: Opts): InputDomain | undefined;
-  /** Present once the layer has kernels. */
-  emit?(ctx: EmitCtx): LayerCode;
+  /** Present once the layer has kernels. Returns null for option combinations that have
+   *  no kernels yet (the compiler then reports FLOW501 instead of failing). */
+  emit?(ctx: EmitCtx): LayerCode | null;
   /** Configurations the generic numeric suite (test/layers-numeric.test.ts) runs this layer at.
    *  Absent: the kind's defaults at a few shapes fitting `accepts`. */
   testCases?: LayerTestCase[];

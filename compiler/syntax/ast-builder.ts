@@ -13,7 +13,7 @@ import { tokenMatcher, type CstNode, type IToken } from "chevrotain";
 import type { Arg, FlowFile, ShapeLit, Span, Stmt, Value } from "./ast.ts";
 import type { Diagnostic } from "../diagnostics/types.ts";
 import { diag } from "../diagnostics/catalogue.ts";
-import { BadNumber, LCurly, LineIndex, Separator } from "./lexer.ts";
+import { BadNumber, LineIndex, Separator } from "./lexer.ts";
 import { CstVisitorBase } from "./parser.ts";
 
 // Children of each rule's CST node, keyed by token or rule name as chevrotain does.
@@ -46,16 +46,17 @@ function real(tok: IToken | undefined): tok is IToken {
   return tok !== undefined && !tok.isInsertedInRecovery && Number.isFinite(tok.startOffset);
 }
 
-function intact(node: CstNode | undefined): node is CstNode {
-  return node !== undefined && !node.recoveredNode;
-}
-
 class AstBuilder extends CstVisitorBase {
   readonly diagnostics: Diagnostic[] = [];
+
+  /** Offsets of the `{` tokens that open blocks, registered before the blocks' statements are visited. */
+  private readonly blockOpeners = new Set<number>();
 
   constructor(
     private readonly lines: LineIndex,
     private readonly tokens: IToken[],
+    /** Where the parser found syntax errors, ascending. */
+    private readonly errorOffsets: number[],
     private readonly filename: string,
   ) {
     super();
@@ -67,6 +68,8 @@ class AstBuilder extends CstVisitorBase {
   }
 
   block(ctx: BlockCtx): Stmt[] {
+    const open = ctx.LCurly?.[0];
+    if (real(open)) this.blockOpeners.add(open.startOffset);
     return this.statements(ctx);
   }
 
@@ -82,7 +85,7 @@ class AstBuilder extends CstVisitorBase {
 
   inputStmt(ctx: InputStmtCtx): Stmt | undefined {
     const keyword = ctx.Input?.[0];
-    const shape = this.shapeIn(ctx.shape);
+    const shape = this.visitIntact<ShapeLit>(ctx.shape);
     if (!real(keyword) || !shape) return undefined;
     const keywordSpan = this.tokenSpan(keyword);
     return { kind: "input", shape, keywordSpan, span: this.join(keywordSpan, shape.span) };
@@ -90,7 +93,7 @@ class AstBuilder extends CstVisitorBase {
 
   contextStmt(ctx: ContextStmtCtx): Stmt | undefined {
     const keyword = ctx.Context?.[0];
-    const shape = this.shapeIn(ctx.shape);
+    const shape = this.visitIntact<ShapeLit>(ctx.shape);
     if (!real(keyword) || !shape) return undefined;
     const keywordSpan = this.tokenSpan(keyword);
     return { kind: "context", shape, keywordSpan, span: this.join(keywordSpan, shape.span) };
@@ -110,16 +113,14 @@ class AstBuilder extends CstVisitorBase {
   repeatStmt(ctx: RepeatStmtCtx): Stmt | undefined {
     const keyword = ctx.Repeat?.[0];
     const countTok = ctx.Int?.[0];
-    if (!real(keyword) || !real(countTok)) return undefined;
-    const count = this.integer(countTok);
-    if (!count) return undefined;
+    const count = real(countTok) ? this.integer(countTok) : undefined;
     const blockNode = ctx.block?.[0];
-    const braces = blockNode?.children as BlockCtx | undefined;
-    if (!blockNode || !real(braces?.LCurly?.[0])) return undefined;
-    const body: Stmt[] = this.visit(blockNode);
+    // The body is visited even when the repeat is dropped, so that its own problems are reported.
+    const body: Stmt[] = blockNode ? this.visit(blockNode) : [];
+    const { LCurly: [open] = [], RCurly: [close] = [] } = (blockNode?.children ?? {}) as BlockCtx;
+    if (!real(keyword) || !count || !real(open)) return undefined;
     const keywordSpan = this.tokenSpan(keyword);
-    const close = braces?.RCurly?.[0];
-    const end = real(close) ? this.tokenSpan(close) : (body.at(-1)?.span ?? count.span);
+    const end = real(close) ? this.tokenSpan(close) : (body.at(-1)?.span ?? this.tokenSpan(open));
     return { kind: "repeat", count: count.value, countSpan: count.span, body, keywordSpan, span: this.join(keywordSpan, end) };
   }
 
@@ -137,7 +138,7 @@ class AstBuilder extends CstVisitorBase {
     const nameSpan = this.tokenSpan(name);
     // `mask=` without a usable value is left out: read as the flag `mask` it would mean something else.
     if (!ctx.Equals) return { name: name.image, nameSpan, span: nameSpan };
-    const value = this.valueIn(ctx.value);
+    const value = this.visitIntact<Value>(ctx.value);
     if (!value) return undefined;
     return { name: name.image, nameSpan, value, span: this.join(nameSpan, value.span) };
   }
@@ -151,27 +152,28 @@ class AstBuilder extends CstVisitorBase {
       const n = real(ctx.Float[0]) ? this.float(ctx.Float[0]) : undefined;
       return n && { kind: "float", ...n };
     }
-    if (ctx.list) return intact(ctx.list[0]) ? this.visit(ctx.list[0]) : undefined;
+    if (ctx.list) return this.visitIntact(ctx.list);
     const name = ctx.Name?.[0];
     if (!real(name)) return undefined;
     const nameSpan = this.tokenSpan(name);
     if (!ctx.callArgs) return { kind: "name", value: name.image, span: nameSpan };
-    const call = ctx.callArgs[0];
-    if (!intact(call)) return undefined;
-    const { args, close } = this.visit(call) as { args: Arg[] | undefined; close: Span };
-    if (!args) return undefined;
-    return { kind: "call", name: name.image, nameSpan, args, span: this.join(nameSpan, close) };
+    const call = this.visitIntact<{ args: Arg[] | undefined; close: Span }>(ctx.callArgs);
+    if (!call?.args) return undefined;
+    const { args, close } = call;
+    const span = this.join(nameSpan, close);
+    if (this.hasErrorIn(span)) return undefined;
+    return { kind: "call", name: name.image, nameSpan, args, span };
   }
 
   callArgs(ctx: CallArgsCtx): { args: Arg[] | undefined; close: Span } {
-    const items = (ctx.namedValue ?? []).map((node) => (intact(node) ? (this.visit(node) as Arg | undefined) : undefined));
+    const items = (ctx.namedValue ?? []).map((node) => this.visitIntact<Arg>([node]));
     const args = items.every((a) => a !== undefined) ? (items as Arg[]) : undefined;
     return { args, close: this.closingSpan(ctx.RParen?.[0], args?.at(-1)?.span, ctx.LParen?.[0]) };
   }
 
   namedValue(ctx: ArgCtx): Arg | undefined {
     const name = ctx.Name?.[0];
-    const value = this.valueIn(ctx.value);
+    const value = this.visitIntact<Value>(ctx.value);
     if (!real(name) || !value) return undefined;
     const nameSpan = this.tokenSpan(name);
     return { name: name.image, nameSpan, value, span: this.join(nameSpan, value.span) };
@@ -180,10 +182,10 @@ class AstBuilder extends CstVisitorBase {
   list(ctx: ListCtx): Value | undefined {
     const open = ctx.LBracket?.[0];
     if (!real(open)) return undefined;
-    const items = (ctx.value ?? []).map((node) => this.valueIn([node]));
+    const items = (ctx.value ?? []).map((node) => this.visitIntact<Value>([node]));
     if (items.length === 0 || items.some((v) => v === undefined)) return undefined;
-    const close = this.closingSpan(ctx.RBracket?.[0], items.at(-1)?.span, open);
-    return { kind: "list", items: items as Value[], span: this.join(this.tokenSpan(open), close) };
+    const span = this.join(this.tokenSpan(open), this.closingSpan(ctx.RBracket?.[0], items.at(-1)?.span, open));
+    return this.hasErrorIn(span) ? undefined : { kind: "list", items: items as Value[], span };
   }
 
   shape(ctx: ShapeCtx): ShapeLit | undefined {
@@ -191,8 +193,8 @@ class AstBuilder extends CstVisitorBase {
     if (!real(open)) return undefined;
     const dims = (ctx.Int ?? []).map((tok) => (real(tok) ? this.integer(tok) : undefined));
     if (dims.length === 0 || dims.some((d) => d === undefined)) return undefined;
-    const close = this.closingSpan(ctx.RBracket?.[0], dims.at(-1)?.span, open);
-    return { dims: dims as Num[], span: this.join(this.tokenSpan(open), close) };
+    const span = this.join(this.tokenSpan(open), this.closingSpan(ctx.RBracket?.[0], dims.at(-1)?.span, open));
+    return this.hasErrorIn(span) ? undefined : { dims: dims as Num[], span };
   }
 
   /** True if the token before `offset` is a separator or `{`, or there is none: where statements begin. */
@@ -205,7 +207,23 @@ class AstBuilder extends CstVisitorBase {
       else hi = mid;
     }
     const before = this.tokens[lo - 1];
-    return before === undefined || tokenMatcher(before, Separator) || tokenMatcher(before, LCurly);
+    return before === undefined || tokenMatcher(before, Separator) || this.blockOpeners.has(before.startOffset);
+  }
+
+  /**
+   * True if a syntax error lies inside `span`. Recovery may have deleted a
+   * stray token there (`[1, 28 28]` reads as `[1, 28]`), which leaves no trace
+   * in the CST, so the error positions are the only witness.
+   */
+  private hasErrorIn(span: Span): boolean {
+    let lo = 0;
+    let hi = this.errorOffsets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.errorOffsets[mid] < span.offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.errorOffsets.length && this.errorOffsets[lo] < span.offset + span.length;
   }
 
   private statements(ctx: StatementsCtx): Stmt[] {
@@ -216,14 +234,15 @@ class AstBuilder extends CstVisitorBase {
     return (nodes ?? []).map((node) => this.visit(node) as Arg | undefined).filter((a): a is Arg => a !== undefined);
   }
 
-  private valueIn(nodes: CstNode[] | undefined): Value | undefined {
+  /**
+   * Visit the first of `nodes` and return its result only if recovery left it
+   * whole. Broken nodes are still visited so their own problems are reported.
+   */
+  private visitIntact<T>(nodes: CstNode[] | undefined): T | undefined {
     const node = nodes?.[0];
-    return intact(node) ? this.visit(node) : undefined;
-  }
-
-  private shapeIn(nodes: CstNode[] | undefined): ShapeLit | undefined {
-    const node = nodes?.[0];
-    return intact(node) ? this.visit(node) : undefined;
+    if (!node) return undefined;
+    const result: T | undefined = this.visit(node);
+    return node.recoveredNode ? undefined : result;
   }
 
   /** Whole numbers are exact up to 2^53; beyond that a value would silently change, so it is an error. */
@@ -267,15 +286,16 @@ class AstBuilder extends CstVisitorBase {
   }
 }
 
-/** Build the AST from the CST of `tokens`; number problems come back as diagnostics. */
+/** Build the AST from the CST of `tokens`, given where the parser found errors; number problems come back as diagnostics. */
 export function buildAst(
   cst: CstNode,
   tokens: IToken[],
+  errorOffsets: number[],
   source: string,
   filename: string,
   lines = new LineIndex(source),
 ): { file: FlowFile; diagnostics: Diagnostic[] } {
-  const builder = new AstBuilder(lines, tokens, filename);
+  const builder = new AstBuilder(lines, tokens, [...errorOffsets].sort((a, b) => a - b), filename);
   const stmts: Stmt[] = builder.visit(cst);
   return { file: { filename, source, stmts, span: lines.span(0, source.length) }, diagnostics: builder.diagnostics };
 }

@@ -69,8 +69,9 @@ function parseSource(source: string, filename: string): ParseResult {
     .filter((p) => !(unclosed.length > 0 && tokenMatcher(p.actual, EOF) && p.expected.includes(RCurly)))
     .map((p) => explainer.problem(p));
 
-  const built = cst ? buildAst(cst, tokens, source, filename, lines) : undefined;
-  const diagnostics = [...lexical, ...unclosed, ...firstPerLine([...lexical, ...unclosed], parsing), ...(built?.diagnostics ?? [])];
+  const errorOffsets = problems.map((p) => p.actual.startOffset).filter(Number.isFinite);
+  const built = cst ? buildAst(cst, tokens, errorOffsets, source, filename, lines) : undefined;
+  const diagnostics = [...lexical, ...unclosed, ...firstPerLine(lexical, parsing), ...(built?.diagnostics ?? [])];
 
   const hasContent = lexErrors.length > 0 || tokens.some((t) => !tokenMatcher(t, Separator));
   if (!hasContent) diagnostics.push(diag("FLOW107", {}, lines.span(0, 0), { filename }));
@@ -97,8 +98,8 @@ function nestingBeyond(max: number): (tok: IToken) => boolean {
  * first parse error of a line is kept, and none on a line where a lexing
  * error (the likely cause) already stands.
  */
-function firstPerLine(earlier: Diagnostic[], parsing: Diagnostic[]): Diagnostic[] {
-  const lexLines = new Set(earlier.filter((d) => d.code !== "FLOW103").map((d) => d.span?.line));
+function firstPerLine(lexical: Diagnostic[], parsing: Diagnostic[]): Diagnostic[] {
+  const lexLines = new Set(lexical.map((d) => d.span?.line));
   const seen = new Set<number | undefined>();
   const kept: Diagnostic[] = [];
   for (const d of [...parsing].sort((a, b) => (a.span?.offset ?? 0) - (b.span?.offset ?? 0))) {
@@ -110,10 +111,12 @@ function firstPerLine(earlier: Diagnostic[], parsing: Diagnostic[]): Diagnostic[
   return kept;
 }
 
-const OPENER: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
-// The rules inside which each closing bracket has an opener to close.
-const CLOSED_BY: Record<string, string[]> = { ")": ["callArgs"], "]": ["shape", "list"], "}": ["block"] };
-const CLOSER_OF_RULE: Record<string, string> = { callArgs: ")", shape: "]", list: "]", block: "}" };
+/** Each kind of bracket, with the grammar rules that open one (so a closer inside them has something to close). */
+const BRACKETS = [
+  { open: "(", close: ")", closer: RParen, rules: ["callArgs"] },
+  { open: "[", close: "]", closer: RBracket, rules: ["shape", "list"] },
+  { open: "{", close: "}", closer: RCurly, rules: ["block"] },
+];
 
 const VALUE_HINT = "a value is a number (8, 0.05), a name (checker), a call (mlp(hidden=64)) or a list ([1, 2])";
 
@@ -163,14 +166,13 @@ class ProblemExplainer {
     const after = previous && isReal(previous) && !tokenMatcher(previous, Separator) ? ` after '${clip(previous.image)}'` : "";
     const expects = (t: TokenType) => p.expected.includes(t);
 
-    const closer = actual.image;
-    if (closer in OPENER && isReal(actual) && !CLOSED_BY[closer].some((r) => p.ruleStack.includes(r))) {
-      const innermost = [...p.ruleStack].reverse().find((r) => r in CLOSER_OF_RULE);
-      const wanted = innermost && CLOSER_OF_RULE[innermost];
-      const hint = wanted && p.expected.some((t) => closerImage(t) === wanted)
-        ? `the innermost open bracket here is '${OPENER[wanted]}': close it with '${wanted}'`
-        : undefined;
-      return this.diag("FLOW104", { bracket: closer, opener: OPENER[closer] }, span, hint);
+    const stray = BRACKETS.find((b) => tokenMatcher(actual, b.closer));
+    if (stray && !stray.rules.some((r) => p.ruleStack.includes(r))) {
+      const innermostRule = [...p.ruleStack].reverse().find((r) => BRACKETS.some((b) => b.rules.includes(r)));
+      const open = BRACKETS.find((b) => innermostRule && b.rules.includes(innermostRule));
+      // Only suggest the right closer where the parser was in fact waiting for it.
+      const hint = open && p.expected.includes(open.closer) ? `the innermost open bracket here is '${open.open}': close it with '${open.close}'` : undefined;
+      return this.diag("FLOW104", { bracket: stray.close, opener: stray.open }, span, hint);
     }
 
     switch (rule) {
@@ -191,8 +193,10 @@ class ProblemExplainer {
       case "namedValue":
         if (expects(Equals)) return this.expected(`'='${after}`, found, span, "options inside parentheses are written name=value, e.g. mlp(hidden=64, depth=2)");
         return this.expected(`an option name${after}`, found, span, "options inside parentheses are written name=value, e.g. mlp(hidden=64, depth=2)");
-      case "value":
-        return this.expected(`a value${after}`, found, span, VALUE_HINT);
+      case "value": {
+        const nextOption = tokenMatcher(actual, Name) && tokenMatcher(this.tokenAfter(actual) ?? actual, Equals);
+        return this.expected(`a value${after}`, nextOption ? `the next option, '${clip(actual.image)}='` : found, span, VALUE_HINT);
+      }
       case "baseStmt":
         return this.expected(`the name of the base distribution${after}`, found, span, "e.g. `base normal`, `base logistic` or `base normal learned`");
       case "repeatStmt":
@@ -244,6 +248,16 @@ class ProblemExplainer {
   }
 
   private lastTokenBefore(offset: number): IToken | undefined {
+    for (let i = this.indexAt(offset) - 1; i >= 0; i--) if (!tokenMatcher(this.tokens[i], Newline)) return this.tokens[i];
+    return undefined;
+  }
+
+  private tokenAfter(tok: IToken): IToken | undefined {
+    return this.tokens[this.indexAt(tok.startOffset) + 1];
+  }
+
+  /** Index of the first token starting at or after `offset`. */
+  private indexAt(offset: number): number {
     let lo = 0;
     let hi = this.tokens.length;
     while (lo < hi) {
@@ -251,8 +265,7 @@ class ProblemExplainer {
       if (this.tokens[mid].startOffset < offset) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo - 1; i >= 0; i--) if (!tokenMatcher(this.tokens[i], Newline)) return this.tokens[i];
-    return undefined;
+    return lo;
   }
 
   private expected(expected: string, found: string, span: Span, hint: string): Diagnostic {
@@ -276,10 +289,6 @@ function describeToken(tok: IToken): string {
   if (!isReal(tok)) return "the end of the file";
   if (tokenMatcher(tok, Newline)) return "the end of the line";
   return `'${clip(tok.image)}'`;
-}
-
-function closerImage(t: TokenType): string | undefined {
-  return ({ RParen: ")", RBracket: "]", RCurly: "}" } as Record<string, string>)[t.name];
 }
 
 function clip(text: string): string {

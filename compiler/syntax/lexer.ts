@@ -68,12 +68,11 @@ export const allTokens: TokenType[] = [
   Separator, Int,
 ];
 
-let lexer: Lexer | undefined;
+// Spans are computed from offsets by LineIndex, so chevrotain need not track lines.
+const lexer = new Lexer(allTokens, { positionTracking: "onlyOffset" });
 
 /** Split `source` into tokens; characters that match no token come back as `errors`. */
 export function tokenize(source: string): { tokens: IToken[]; errors: ILexingError[] } {
-  // Spans are computed from offsets by LineIndex, so chevrotain need not track lines.
-  lexer ??= new Lexer(allTokens, { positionTracking: "onlyOffset" });
   const { tokens, errors } = lexer.tokenize(source);
   return { tokens, errors };
 }
@@ -107,18 +106,5 @@ export class LineIndex {
     const start = Number.isFinite(offset) ? Math.min(Math.max(0, Math.trunc(offset)), this.source.length) : this.source.length;
     const len = Number.isFinite(length) ? Math.min(Math.max(0, Math.trunc(length)), this.source.length - start) : 0;
     return { offset: start, length: len, ...this.position(start) };
-  }
-
-  /** The span from the start of `first` to the end of `last` (tokens from the lexer). */
-  between(first: IToken, last: IToken): Span {
-    return this.span(first.startOffset, last.startOffset + last.image.length - first.startOffset);
-  }
-
-  /** The text of a 1-based line, without its line break. */
-  lineText(line: number): string {
-    const start = this.starts[line - 1];
-    if (start === undefined) return "";
-    const end = line < this.starts.length ? this.starts[line] : this.source.length;
-    return this.source.slice(start, end).replace(/\r?\n$|\r$/, "");
   }
 }

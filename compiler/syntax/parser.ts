@@ -163,6 +163,8 @@ class FlowParser extends CstParser {
       { ALT: () => this.CONSUME(Float) },
       { ALT: () => this.SUBRULE(this.list) },
       {
+        // In `mask= net=mlp(...)` the value is missing; `net` names the next option.
+        GATE: () => !tokenMatcher(this.LA(2), Equals),
         ALT: () => {
           this.CONSUME(Name);
           this.OPTION(() => this.SUBRULE(this.callArgs));

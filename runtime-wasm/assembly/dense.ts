@@ -207,65 +207,78 @@ function fwdDot(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i3
 }
 
 // ---------------------------------------------------------------------------
-// Forward, f32: column form for IN ∈ 1..3
+// Forward, f32: column form for small IN
 // ---------------------------------------------------------------------------
 
-/**
- * For K = IN ∈ 1..3: the weights of four outputs are 4K consecutive floats;
- * de-interleave them into K columns (lane j = output o+j) once, then every
- * row costs K broadcasts, K multiply-adds and one store.
- */
-function fwdCols1(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(1, W, b, x, y, n, OUT, xs, ys); }
-function fwdCols2(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(2, W, b, x, y, n, OUT, xs, ys); }
-function fwdCols3(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(3, W, b, x, y, n, OUT, xs, ys); }
+/** Lane j = W[(o+j)·K + k] for j < m (the block's outputs), zero beyond. */
+@inline function gatherColumn(wp: usize, K: i32, k: i32, m: i32): v128 {
+  const step = <usize>K << 2;
+  const p = wp + (<usize>k << 2);
+  let v = v128.load32_zero(p);
+  if (m > 1) v = v128.load32_lane(p + step, v, 1);
+  if (m > 2) v = v128.load32_lane(p + 2 * step, v, 2);
+  if (m > 3) v = v128.load32_lane(p + 3 * step, v, 3);
+  return v;
+}
 
+/**
+ * Rows of one 4-output block: y_r = bias + Σ_k x[r, k]·column_k, with the
+ * even and odd k in two chains. `m` < 4 stores only the block's outputs.
+ */
+@inline function columnRows(K: i32, m: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, bv: v128, x: usize, y: usize, n: i32, xsb: usize, ysb: usize): void {
+  let xp = x, yp = y;
+  for (let r = 0; r < n; r++) {
+    let e = madd(bv, v128.load32_splat(xp), c0);
+    let o = f32x4.splat(0);
+    if (K > 1) o = f32x4.mul(v128.load32_splat(xp, 4), c1);
+    if (K > 2) e = madd(e, v128.load32_splat(xp, 8), c2);
+    if (K > 3) o = madd(o, v128.load32_splat(xp, 12), c3);
+    if (K > 4) e = madd(e, v128.load32_splat(xp, 16), c4);
+    if (K > 5) o = madd(o, v128.load32_splat(xp, 20), c5);
+    if (K > 6) e = madd(e, v128.load32_splat(xp, 24), c6);
+    if (K > 7) o = madd(o, v128.load32_splat(xp, 28), c7);
+    const acc = K > 1 ? f32x4.add(e, o) : e;
+    if (m == 4) v128.store(yp, acc);
+    else storePart(yp, acc, m);
+    xp += xsb;
+    yp += ysb;
+  }
+}
+
+/**
+ * Forward for K = IN ≤ 8: the K weight columns of four outputs are gathered
+ * into registers once and reused for every row, so a row costs K
+ * broadcasts, K multiply-adds and one store, with no horizontal sums.
+ */
 @inline function fwdColumns(K: i32, W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void {
   const xsb = <usize>xs << 2, ysb = <usize>ys << 2;
   const z = f32x4.splat(0);
-  let o = 0;
-  for (; o + 4 <= OUT; o += 4) {
+  for (let o = 0; o < OUT; o += 4) {
+    const m = min(OUT - o, 4);
     const wp = W + (<usize>(o * K) << 2);
-    let c0 = z, c1 = z, c2 = z;
-    if (K == 1) {
-      c0 = v128.load(wp);
-    } else if (K == 2) {
-      const p = v128.load(wp), q = v128.load(wp, 16);
-      c0 = f32x4.shuffle(p, q, 0, 2, 4, 6);
-      c1 = f32x4.shuffle(p, q, 1, 3, 5, 7);
-    } else {
-      const p = v128.load(wp), q = v128.load(wp, 16), s = v128.load(wp, 32);
-      c0 = f32x4.shuffle(f32x4.shuffle(p, q, 0, 3, 6, 7), s, 0, 1, 2, 5);
-      c1 = f32x4.shuffle(f32x4.shuffle(p, q, 1, 4, 7, 7), s, 0, 1, 2, 6);
-      c2 = f32x4.shuffle(f32x4.shuffle(p, q, 2, 5, 5, 5), s, 0, 1, 4, 7);
-    }
-    const bv = b != 0 ? v128.load(b + (<usize>o << 2)) : z;
-    let xp = x, yp = y + (<usize>o << 2);
-    for (let r = 0; r < n; r++) {
-      let acc = madd(bv, v128.load32_splat(xp), c0);
-      if (K > 1) acc = madd(acc, v128.load32_splat(xp, 4), c1);
-      if (K > 2) acc = madd(acc, v128.load32_splat(xp, 8), c2);
-      v128.store(yp, acc);
-      xp += xsb;
-      yp += ysb;
-    }
-  }
-  for (; o < OUT; o++) {
-    const wp = W + (<usize>(o * K) << 2);
-    const w0 = load<f32>(wp);
-    const w1 = K > 1 ? load<f32>(wp, 4) : <f32>0;
-    const w2 = K > 2 ? load<f32>(wp, 8) : <f32>0;
-    const bo = b != 0 ? load<f32>(b + (<usize>o << 2)) : <f32>0;
-    let xp = x, yp = y + (<usize>o << 2);
-    for (let r = 0; r < n; r++) {
-      let s = bo + w0 * load<f32>(xp);
-      if (K > 1) s += w1 * load<f32>(xp, 4);
-      if (K > 2) s += w2 * load<f32>(xp, 8);
-      store<f32>(yp, s);
-      xp += xsb;
-      yp += ysb;
-    }
+    const c0 = gatherColumn(wp, K, 0, m);
+    const c1 = K > 1 ? gatherColumn(wp, K, 1, m) : z;
+    const c2 = K > 2 ? gatherColumn(wp, K, 2, m) : z;
+    const c3 = K > 3 ? gatherColumn(wp, K, 3, m) : z;
+    const c4 = K > 4 ? gatherColumn(wp, K, 4, m) : z;
+    const c5 = K > 5 ? gatherColumn(wp, K, 5, m) : z;
+    const c6 = K > 6 ? gatherColumn(wp, K, 6, m) : z;
+    const c7 = K > 7 ? gatherColumn(wp, K, 7, m) : z;
+    const bv = b != 0 ? loadK(b + (<usize>o << 2), m) : z;
+    const yo = y + (<usize>o << 2);
+    if (m == 4) columnRows(K, 4, c0, c1, c2, c3, c4, c5, c6, c7, bv, x, yo, n, xsb, ysb);
+    else columnRows(K, m, c0, c1, c2, c3, c4, c5, c6, c7, bv, x, yo, n, xsb, ysb);
   }
 }
+
+function fwdCols1(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(1, W, b, x, y, n, OUT, xs, ys); }
+function fwdCols2(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(2, W, b, x, y, n, OUT, xs, ys); }
+function fwdCols3(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(3, W, b, x, y, n, OUT, xs, ys); }
+function fwdCols4(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(4, W, b, x, y, n, OUT, xs, ys); }
+function fwdCols5(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(5, W, b, x, y, n, OUT, xs, ys); }
+function fwdCols6(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(6, W, b, x, y, n, OUT, xs, ys); }
+function fwdCols7(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(7, W, b, x, y, n, OUT, xs, ys); }
+function fwdCols8(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(8, W, b, x, y, n, OUT, xs, ys); }
 
 // ---------------------------------------------------------------------------
 // Gradients, f32: axpy tiles
@@ -385,30 +398,47 @@ function axpyAll(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usiz
   else if (rest == 1) axpyRows(1, Ap, sab, skb, B, sbb, Cp, scb, J, K, acc);
 }
 
-/** gb[o] += Σ_r gy[r, o] with four independent row chains per output block. */
+/**
+ * gb[o] += Σ_r gy[r, o]. Rows are walked once per 16 outputs (one cache
+ * line of gy per row) with four independent vector chains.
+ */
 function biasGrad32(gy: usize, gb: usize, n: i32, OUT: i32, gysb: usize): void {
   const z = f32x4.splat(0);
   let o = 0;
-  for (; o < OUT; o += 4) {
-    const k = min(OUT - o, 4);
-    const col = gy + (<usize>o << 2);
+  for (; o + 16 <= OUT; o += 16) {
     let s0 = z, s1 = z, s2 = z, s3 = z;
-    let r = 0;
-    let p = col;
-    for (; r + 4 <= n; r += 4) {
-      s0 = f32x4.add(s0, loadK(p, k));
-      s1 = f32x4.add(s1, loadK(p + gysb, k));
-      s2 = f32x4.add(s2, loadK(p + 2 * gysb, k));
-      s3 = f32x4.add(s3, loadK(p + 3 * gysb, k));
-      p += 4 * gysb;
-    }
-    for (; r < n; r++) {
-      s0 = f32x4.add(s0, loadK(p, k));
+    let p = gy + (<usize>o << 2);
+    for (let r = 0; r < n; r++) {
+      s0 = f32x4.add(s0, v128.load(p));
+      s1 = f32x4.add(s1, v128.load(p, 16));
+      s2 = f32x4.add(s2, v128.load(p, 32));
+      s3 = f32x4.add(s3, v128.load(p, 48));
       p += gysb;
     }
-    const s = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
     const q = gb + (<usize>o << 2);
-    storeK(q, f32x4.add(loadK(q, k), s), k);
+    v128.store(q, f32x4.add(v128.load(q), s0));
+    v128.store(q, f32x4.add(v128.load(q, 16), s1), 16);
+    v128.store(q, f32x4.add(v128.load(q, 32), s2), 32);
+    v128.store(q, f32x4.add(v128.load(q, 48), s3), 48);
+  }
+  for (; o < OUT; o += 4) {
+    const m = min(OUT - o, 4);
+    let s0 = z, s1 = z;
+    let p = gy + (<usize>o << 2);
+    let r = 0;
+    if (m == 4) {
+      for (; r + 2 <= n; r += 2) {
+        s0 = f32x4.add(s0, v128.load(p));
+        s1 = f32x4.add(s1, v128.load(p + gysb));
+        p += 2 * gysb;
+      }
+    }
+    for (; r < n; r++) {
+      s0 = f32x4.add(s0, loadK(p, m));
+      p += gysb;
+    }
+    const q = gb + (<usize>o << 2);
+    storeK(q, f32x4.add(loadK(q, m), f32x4.add(s0, s1)), m);
   }
 }
 
@@ -479,6 +509,11 @@ function bwdW64(x: usize, gy: usize, gW: usize, gb: usize, n: i32, IN: i32, OUT:
     if (IN == 1) fwdCols1(W, b, x, y, n, OUT, xs, ys);
     else if (IN == 2) fwdCols2(W, b, x, y, n, OUT, xs, ys);
     else if (IN == 3) fwdCols3(W, b, x, y, n, OUT, xs, ys);
+    else if (IN == 4) fwdCols4(W, b, x, y, n, OUT, xs, ys);
+    else if (IN == 5) fwdCols5(W, b, x, y, n, OUT, xs, ys);
+    else if (IN == 6) fwdCols6(W, b, x, y, n, OUT, xs, ys);
+    else if (IN == 7) fwdCols7(W, b, x, y, n, OUT, xs, ys);
+    else if (IN == 8) fwdCols8(W, b, x, y, n, OUT, xs, ys);
     else fwdDot(W, b, x, y, n, IN, OUT, xs, ys);
   } else {
     fwd64(W, b, x, y, n, IN, OUT, xs, ys);

@@ -36,7 +36,7 @@ export function renderSummary(s: FlowSummary): string {
   const head = ["#", "layer", "output", "params", "forward", "inverse", "FLOPs/sample fwd / inv"];
   const rows = s.rows.map((r) => [
     String(r.index),
-    clip(r.text, 56),
+    clip(r.text, 72),
     shape(r.outShape),
     count(r.params),
     r.forward.text,

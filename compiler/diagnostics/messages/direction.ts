@@ -5,7 +5,7 @@
 import type { MessageDef } from "../types.ts";
 
 export const directionMessages: Record<string, MessageDef> = {
-  FLOW401: { severity: "error", message: "`{name}` is not invertible, so it cannot be a flow layer", hint: "{fix}" },
+  FLOW401: { severity: "error", message: "`{name}` is not invertible: {fix}", hint: "{reason}, and every flow layer must be a bijection" },
   FLOW402: { severity: "error", message: "leaky_relu slope={slope} is not invertible: the slope must be > 0", hint: "use slope=0.01" },
   FLOW403: { severity: "info", message: "logProb is unavailable: {layers} {verb} no closed-form data → latent direction", hint: "sample, sampleAndLogProb and reverse-KL training still work; for density estimation use coupling or maf layers" },
   FLOW404: { severity: "info", message: "sampling is slow: inverting {layers} takes {passes} sequential passes{each}", hint: "{kind} scores data in one pass; use iaf or coupling layers if you mostly sample" },

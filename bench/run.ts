@@ -1,0 +1,125 @@
+/**
+ * @fileoverview `npm run bench`: every benchmark in one run, with the PyTorch
+ * references measured in the same run when Debian's python3-torch is present
+ * (/usr/bin/python3). Prints a table of figures and ratios and records it in
+ * bench/RESULTS.md with the machine and date. Not part of the tests.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { compile } from "../compiler/codegen/compile.ts";
+import { loadFlow } from "../runtime-wasm/host/flow.ts";
+import { sampleToy } from "../runtime-wasm/host/toys.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+const quick = process.argv.includes("--quick");
+
+interface Row { name: string; flowc: string; reference: string; ratio: string; target: string }
+const rows: Row[] = [];
+const fmt = (v: number, d = 0) => v.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
+
+function torch(args: string[]): Record<string, number> | null {
+  if (!existsSync("/usr/bin/python3")) return null;
+  const r = spawnSync("/usr/bin/python3", [join(here, "torch/realnvp.py"), ...args], { encoding: "utf8", timeout: 600_000 });
+  if (r.status !== 0) {
+    process.stderr.write(`PyTorch reference unavailable: ${(r.stderr || "").trim().split("\n").pop()}\n`);
+    return null;
+  }
+  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+async function moons(): Promise<void> {
+  const source = readFileSync(join(root, "spec-examples/moons.flow"), "utf8");
+  const t0 = performance.now();
+  const res = await compile(source, { filename: "moons.flow" });
+  const compileMs = performance.now() - t0;
+  if (!res.wasm) throw new Error(res.diagnostics.map((d) => d.message).join("\n"));
+  const flow = await loadFlow(res.wasm);
+  const data = sampleToy("moons", 100_000, 0);
+  flow.initialize({ seed: 0, data: data.subarray(0, 512) });
+  const trainer = flow.trainer({ lr: 1e-3, batchSize: 256 });
+  const batch = new Float64Array(256 * 2);
+  let k = 0;
+  const next = () => {
+    for (let r = 0; r < 256; r++) {
+      const i = (k++ * 7919) % 100_000;
+      batch[2 * r] = data[2 * i];
+      batch[2 * r + 1] = data[2 * i + 1];
+    }
+    return batch;
+  };
+  for (let s = 0; s < 20; s++) trainer.step(next());
+  const steps = quick ? 100 : 600;
+  const t1 = performance.now();
+  for (let s = 0; s < steps; s++) trainer.step(next());
+  const trainSps = (steps * 256) / ((performance.now() - t1) / 1000);
+
+  flow.sample(1000, { seed: 1 });
+  const t2 = performance.now();
+  flow.sample(100_000, { seed: 2 });
+  const sampleS = (performance.now() - t2) / 1000;
+
+  for (let i = 0; i < 200; i++) flow.sample(1, { seed: i });
+  const reps = 5000;
+  const t3 = performance.now();
+  for (let i = 0; i < reps; i++) flow.sample(1, { seed: i });
+  const latencyUs = ((performance.now() - t3) / reps) * 1000;
+
+  const t1t = torch(["--mode", "train", "--threads", "1", "--steps", quick ? "100" : "400"]);
+  const t2t = quick ? null : torch(["--mode", "train", "--threads", "2", "--steps", "400"]);
+  const ts = torch(["--mode", "sample", "--n", "100000"]);
+  const tl = torch(["--mode", "latency"]);
+  const best = Math.max(t1t?.samples_per_s ?? 0, t2t?.samples_per_s ?? 0);
+  rows.push({ name: "moons.flow compile (ms)", flowc: fmt(compileMs), reference: "—", ratio: "—", target: "" });
+  rows.push({
+    name: "moons.flow training, samples/s, 1 thread",
+    flowc: fmt(trainSps),
+    reference: t1t ? `${fmt(t1t.samples_per_s)} (torch 1 thread)` : "n/a",
+    ratio: t1t ? `${(trainSps / t1t.samples_per_s).toFixed(2)}×` : "—",
+    target: "≥ 1× (vector issue), ≥ 2.5× (speed issue)",
+  });
+  if (t2t) rows.push({ name: "PyTorch moons training, 2 threads", flowc: "—", reference: `${fmt(t2t.samples_per_s)} (best of 1/2: ${fmt(best)})`, ratio: `${(trainSps / best).toFixed(2)}× vs best`, target: "" });
+  rows.push({
+    name: "moons.flow sampling 100,000 points (s)",
+    flowc: sampleS.toFixed(3),
+    reference: ts ? ts.seconds.toFixed(3) : "n/a",
+    ratio: ts ? `${(ts.seconds / sampleS).toFixed(2)}×` : "—",
+    target: "≥ 3×",
+  });
+  rows.push({
+    name: "sample(1) latency through the host API (µs)",
+    flowc: latencyUs.toFixed(1),
+    reference: tl ? tl.us.toFixed(1) : "n/a",
+    ratio: tl ? `${(tl.us / latencyUs).toFixed(1)}×` : "—",
+    target: "≤ 20 µs",
+  });
+}
+
+/** Other benchmark scripts: run each, keep their printed tables. */
+function scripts(): string[] {
+  const out: string[] = [];
+  for (const s of ["check-1000.ts", "simd-peak.ts"]) {
+    const path = join(here, s);
+    if (!existsSync(path)) continue;
+    const r = spawnSync(process.execPath, [join(root, "bin/run-ts.mjs"), path], { encoding: "utf8", timeout: 600_000 });
+    out.push(`### ${s}\n\n\`\`\`\n${(r.stdout + (r.status ? r.stderr : "")).trim()}\n\`\`\``);
+  }
+  return out;
+}
+
+await moons();
+const extra = scripts();
+const head = ["benchmark", "flowc", "reference (PyTorch, same run)", "ratio", "target"];
+const table = [
+  `| ${head.join(" | ")} |`,
+  `|${head.map(() => "---").join("|")}|`,
+  ...rows.map((r) => `| ${r.name} | ${r.flowc} | ${r.reference} | ${r.ratio} | ${r.target} |`),
+].join("\n");
+const torchVersion = spawnSync("/usr/bin/python3", ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" }).stdout?.trim() || "not installed";
+const machine = `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; PyTorch ${torchVersion}`;
+const text = `# Benchmark results\n\nMachine: ${machine}  \nDate: ${new Date().toISOString().slice(0, 10)}  \nCommand: \`npm run bench${quick ? " -- --quick" : ""}\`\n\n${table}\n\n${extra.join("\n\n")}\n`;
+process.stdout.write(table + "\n\n" + extra.join("\n\n") + "\n");
+if (!quick) writeFileSync(join(here, "RESULTS.md"), text);
