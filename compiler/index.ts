@@ -1,6 +1,7 @@
 /**
  * @fileoverview flowc's public compiler API (DESIGN §7): `check()` parses and
- * checks a spec; the diagnostic formatters print the results for people.
+ * checks a spec, `compile()` turns it into a self-describing wasm module;
+ * the diagnostic formatters print the results for people.
  */
 export { check } from "./check/api.ts";
 export type { CheckOptions, CheckResult } from "./check/api.ts";
@@ -11,3 +12,6 @@ export type { IRFlow, IRLayer, IRParam, LatentPart, Capabilities } from "./ir/ty
 export type { Shape, Opts, DirectionInfo, DirectionSide, InitSpec } from "./layers/types.ts";
 
 // ---- compile() is exported below this line.
+export { compile, compileIR } from "./codegen/compile.ts";
+export type { CompileOptions, CompileResult } from "./codegen/compile.ts";
+export type { Manifest } from "../runtime-wasm/host/manifest.ts";

@@ -72,6 +72,8 @@ export function checkFile(file: FlowFile): CheckFileResult {
   if (!st.unrolled) return { ir: null, diagnostics: r.list };
   const { drafts, complete, finalShape } = propagate(st.unrolled, info, input, contextSize ?? 0, r);
   if (!complete || !finalShape || !input || !st.input || contextSize === null || !base.kind || r.errorCount > 0) {
+    // Every way to get here reports an error first; a rule that returns null silently is a bug.
+    if (r.errorCount === 0) r.add("FLOW500", { detail: "a layer rule gave no output shape but reported no error" });
     return { ir: null, diagnostics: r.list };
   }
 

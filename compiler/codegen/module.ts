@@ -189,7 +189,7 @@ function emitAll(ir: IRFlow, reg: Registry, precision: "f32" | "f64", chunk: num
       if (o === undefined) throw new Error(`base has no parameter '${name}'`);
       return o;
     };
-    baseCode = baseKind.emit(makeCtx({ opts: ir.base.opts } as IRLayer, paramOf, -1, { opts: ir.base.opts, inShape: ir.finalShape, outShape: ir.finalShape }), latent);
+    baseCode = baseKind.emit(makeCtx({ opts: ir.base.opts } as IRLayer, paramOf, -1, { opts: ir.base.opts, inShape: ir.finalShape, outShape: ir.finalShape }), prod(ir.finalShape));
   }
 
   const inOf = (i: number, x: string) => (i === 0 ? x : `(ws + ${acts[i - 1]})`);
@@ -197,6 +197,45 @@ function emitAll(ir: IRFlow, reg: Registry, precision: "f32" | "f64", chunk: num
   const finalPart = ir.latentLayout.find((p) => p.layer === -1)!;
   const lastOut = L > 0 ? outOf(L - 1) : null;
   const finalSize = prod(ir.finalShape);
+  // Split parts of the latent hold standardised ε (see split.ts) scored by N(0, 1); the base
+  // distribution scores only the final part. Without splits the latent is the final part.
+  const direct = finalSize === latent && finalPart.offset === 0;
+  const ZF = direct ? 0 : reserve(chunk * finalSize * sz);
+  const GZF = direct ? 0 : reserve(chunk * finalSize * sz);
+  const splitParts = ir.latentLayout.filter((p) => p.layer !== -1);
+  const eachSplit = (body: (off: number, size: number) => string) => splitParts.map((p) => body(p.offset, p.size)).join("\n");
+  const latentFns = direct
+    ? `function latent_logp(P: usize, ws: usize, z: usize, out: usize, n: i32): void { base_logp(P, z, out, n); }
+function latent_grad(P: usize, G: usize, ws: usize, z: usize, gz: usize, scale: F, n: i32): void { base_grad(P, G, z, gz, scale, n); }
+function latent_sample(P: usize, ws: usize, z: usize, n: i32, temp: F): void { base_sample(P, ws, z, n, temp); }`
+    : `function latent_logp(P: usize, ws: usize, z: usize, out: usize, n: i32): void {
+  const zf: usize = ws + ${ZF};
+  for (let r = 0; r < n; r++) copy(zf + ((<usize>r * ${finalSize}) << ${shift}), z + ((<usize>r * ${latent} + ${finalPart.offset}) << ${shift}), ${finalSize});
+  base_logp(P, zf, out, n);
+  for (let r = 0; r < n; r++) {
+    let s: f64 = 0;
+${eachSplit((off, size) => `    for (let j = 0; j < ${size}; j++) { const e = <f64>ldf(z, r * ${latent} + ${off} + j); s += e * e; }`)}
+    addf(out, r, <F>(-0.5 * s - ${0.5 * Math.log(2 * Math.PI) * (latent - finalSize)}));
+  }
+}
+function latent_grad(P: usize, G: usize, ws: usize, z: usize, gz: usize, scale: F, n: i32): void {
+  const zf: usize = ws + ${ZF};
+  const gzf: usize = ws + ${GZF};
+  for (let r = 0; r < n; r++) copy(zf + ((<usize>r * ${finalSize}) << ${shift}), z + ((<usize>r * ${latent} + ${finalPart.offset}) << ${shift}), ${finalSize});
+  base_grad(P, G, zf, gzf, scale, n);
+  for (let r = 0; r < n; r++) {
+    copy(gz + ((<usize>r * ${latent} + ${finalPart.offset}) << ${shift}), gzf + ((<usize>r * ${finalSize}) << ${shift}), ${finalSize});
+${eachSplit((off, size) => `    for (let j = 0; j < ${size}; j++) stf(gz, r * ${latent} + ${off} + j, -scale * ldf(z, r * ${latent} + ${off} + j));`)}
+  }
+}
+function latent_sample(P: usize, ws: usize, z: usize, n: i32, temp: F): void {
+  const zf: usize = ws + ${ZF};
+  base_sample(P, ws, zf, n, temp);
+  for (let r = 0; r < n; r++) {
+    copy(z + ((<usize>r * ${latent} + ${finalPart.offset}) << ${shift}), zf + ((<usize>r * ${finalSize}) << ${shift}), ${finalSize});
+${eachSplit((off, size) => `    for (let j = 0; j < ${size}; j++) stf(z, r * ${latent} + ${off} + j, temp * <F>rng_normal(ws));`)}
+  }
+}`;
 
   // Copy rows between the final layer's buffer (finalSize per row) and the latent rows.
   const copyFinal = (toLatent: boolean, z: string, src: string) =>
@@ -239,6 +278,7 @@ ${baseCode.grad}
 function base_sample(P: usize, ws: usize, z: usize, n: i32, temp: F): void {
 ${baseCode.sample}
 }
+${latentFns}
 
 export function heap_base(): usize { return __heap_base; }
 export function chunk_size(): i32 { return CHUNK; }
@@ -261,7 +301,7 @@ export function log_prob(P: usize, ws: usize, x: usize, out: usize, n: i32, cx: 
   const z: usize = ws + ${Z};
   const ld: usize = ws + ${LD};
   forward(P, ws, x, z, ld, n, cx);
-  base_logp(P, z, out, n);
+  latent_logp(P, ws, z, out, n);
   for (let r = 0; r < n; r++) {
     const p = out + (<usize>r << ${shift});
     store<F>(p, load<F>(p) + load<F>(ld + (<usize>r << ${shift})));
@@ -271,8 +311,8 @@ export function log_prob(P: usize, ws: usize, x: usize, out: usize, n: i32, cx: 
 export function sample(P: usize, ws: usize, x: usize, lp: usize, n: i32, temp: f64, cx: usize): void {
   const z: usize = ws + ${Z};
   const ld: usize = ws + ${LD};
-  base_sample(P, ws, z, n, <F>temp);
-  if (lp != 0) base_logp(P, z, lp, n);
+  latent_sample(P, ws, z, n, <F>temp);
+  if (lp != 0) latent_logp(P, ws, z, lp, n);
   inverse(P, ws, z, x, ld, n, cx);
   if (lp != 0) {
     for (let r = 0; r < n; r++) {
@@ -293,10 +333,10 @@ export function train_chunk(P: usize, G: usize, ws: usize, x: usize, n: i32, sca
   const lp: usize = ws + ${LP};
   const gz: usize = ws + ${GZ};
   forward(P, ws, x, z, ld, n, cx);
-  base_logp(P, z, lp, n);
+  latent_logp(P, ws, z, lp, n);
   let nll: f64 = 0;
   for (let r = 0; r < n; r++) nll -= <f64>load<F>(lp + (<usize>r << ${shift})) + <f64>load<F>(ld + (<usize>r << ${shift}));
-  base_grad(P, G, z, gz, <F>(-scale), n);
+  latent_grad(P, G, ws, z, gz, <F>(-scale), n);
   backward(P, G, ws, x, z, gz, -scale, ws + ${GX}, n, cx);
   return nll;
 }

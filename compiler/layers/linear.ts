@@ -49,43 +49,45 @@ export const linear: LayerKind = {
 };
 
 /**
- * Kernels. The factors are applied in turn, u = (U + diag)·x, v = (I + L)·u,
- * y = P·v + b, so no D³ rebuild of W is needed per call and bwd reads u from
- * fwd. P is a 0/1 permutation matrix; each call turns it into a row → column
- * index table (y_i = v_perm[i]) so applying it is a gather.
+ * Kernels, two ways chosen per call by the chunk's row count n:
+ *  - dense (n large): build W = P·(I + L)·(U + diag) into the workspace once
+ *    per call (≈D³ in the blocked products of dense.ts) and run the rows
+ *    through `dense_fwd`; bwd forms ∂L/∂W = Σ gy xᵀ and maps it onto the
+ *    factors with two more D×D products.
+ *  - per row (n small, where a D³ rebuild would dominate): apply the factors
+ *    in turn, u = (U + diag)·x, v = (I + L)·u, y = P·v + b; bwd reads u.
+ * P is a 0/1 permutation matrix; each call turns it into a row → column index
+ * table (y_i = v_perm[i]), so applying it is a gather. The inverse is always
+ * the two triangular solves.
  */
+const DENSE_ROWS: number = (globalThis as { __luDense?: number }).__luDense ?? 0.5;
+
 function emitLinear(ctx: EmitCtx): LayerCode {
   const D = ctx.inShape[0];
   const P = ctx.p("P"), L = ctx.p("L"), U = ctx.p("U"), sign = ctx.p("sign"), logs = ctx.p("logs"), b = ctx.p("bias");
   const gL = ctx.g("L"), gU = ctx.g("U"), glogs = ctx.g("logs"), gb = ctx.g("bias");
   const perm = ctx.slot("perm", 0, D); // D i32 in a slot of D F
   const diag = ctx.slot("diag", 0, D);
-  const u = ctx.slot("u", D); // (U + diag)·x per row, for bwd
+  const u = ctx.slot("u", D);
   const v = ctx.slot("v", D);
-  const prep = ctx.uid("lin_prep");
-  // Returns Σ logs; fills the permutation table and the diagonal sign·exp(logs).
-  ctx.helper(`function ${prep}(P: usize, ws: usize): F {
-  let s: F = 0;
-  for (let i = 0; i < ${D}; i++) {
-    let j = 0;
-    for (let k = 1; k < ${D}; k++) if (ldf(${P}, i * ${D} + k) > ldf(${P}, i * ${D} + j)) j = k;
-    store<i32>(${perm} + (<usize>i << 2), j);
-    const l = ldf(${logs}, i);
-    stf(${diag}, i, ldf(${sign}, i) * exp_(l));
-    s += l;
+  const W = ctx.slot("W", 0, D * D), Af = ctx.slot("Af", 0, D * D), Bf = ctx.slot("Bf", 0, D * D);
+  const T1 = ctx.slot("T1", 0, D * D), T2 = ctx.slot("T2", 0, D * D);
+  const dense = `n >= ${Math.ceil(DENSE_ROWS * D)}`;
+  const fwd = `const sl = lu_prep(${P}, ${sign}, ${logs}, ${perm}, ${diag}, ${D});
+  if (${dense}) {
+    lu_compose(${L}, ${U}, ${diag}, ${perm}, ${Af}, ${Bf}, ${T1}, ${W}, ${D});
+    dense_fwd(${W}, ${b}, x, y, n, ${D}, ${D}, ${D}, ${D});
+  } else {
+    matvec_upper(${U}, ${diag}, x, ${u}, n, ${D}, ${D}, ${D});
+    matvec_lower_unit(${L}, ${u}, ${v}, n, ${D}, ${D}, ${D});
+    for (let r = 0; r < n; r++) {
+      const o = r * ${D};
+      for (let i = 0; i < ${D}; i++) stf(y, o + i, ldf(${v}, o + load<i32>(${perm} + (<usize>i << 2))) + ldf(${b}, i));
+    }
   }
-  return s;
-}`);
-  const fwd = `const sl = ${prep}(P, ws);
-  matvec_upper(${U}, ${diag}, x, ${u}, n, ${D}, ${D}, ${D});
-  matvec_lower_unit(${L}, ${u}, ${v}, n, ${D}, ${D}, ${D});
-  for (let r = 0; r < n; r++) {
-    const o = r * ${D};
-    for (let i = 0; i < ${D}; i++) stf(y, o + i, ldf(${v}, o + load<i32>(${perm} + (<usize>i << 2))) + ldf(${b}, i));
-    addf(ld, r, sl);
-  }`;
+  for (let r = 0; r < n; r++) addf(ld, r, sl);`;
   // x = (U + diag)⁻¹ (I + L)⁻¹ Pᵀ (y − b), solved in place in x.
-  const inv = `const sl = ${prep}(P, ws);
+  const inv = `const sl = lu_prep(${P}, ${sign}, ${logs}, ${perm}, ${diag}, ${D});
   for (let r = 0; r < n; r++) {
     const o = r * ${D};
     for (let i = 0; i < ${D}; i++) stf(x, o + load<i32>(${perm} + (<usize>i << 2)), ldf(y, o + i) - ldf(${b}, i));
@@ -93,26 +95,34 @@ function emitLinear(ctx: EmitCtx): LayerCode {
   }
   solve_lower_unit(${L}, x, n, ${D}, ${D});
   solve_upper(${U}, ${diag}, x, n, ${D}, ${D});`;
-  // gv = Pᵀ gy; gL += gv uᵀ (strict lower); gu = (I + L)ᵀ gv; gU += gu xᵀ (strict upper);
-  // ∂/∂logs_i = Σ_r gu_i x_i · diag_i + n·gld; gx = (U + diag)ᵀ gu.
-  const bwd = `for (let r = 0; r < n; r++) {
-    const o = r * ${D};
-    for (let i = 0; i < ${D}; i++) stf(${v}, o + load<i32>(${perm} + (<usize>i << 2)), ldf(gy, o + i));
+  // Per row: gv = Pᵀ gy; gL += gv uᵀ (strict lower); gu = (I + L)ᵀ gv; gU += gu xᵀ
+  // (strict upper); ∂/∂logs_i = Σ_r gu_i x_i · diag_i + n·gld; gx = (U + diag)ᵀ gu.
+  const bwd = `if (${dense}) {
+    zero(${T1}, ${D * D});
+    dense_bwd_w(x, gy, ${T1}, ${gb}, n, ${D}, ${D}, ${D}, ${D});
+    dense_bwd_x(${W}, gy, gx, n, ${D}, ${D}, ${D}, ${D});
+    lu_factor_grads(${T1}, ${diag}, ${perm}, ${Af}, ${Bf}, ${T2}, ${T1}, ${gL}, ${gU}, ${glogs}, ${D});
+  } else {
+    for (let r = 0; r < n; r++) {
+      const o = r * ${D};
+      for (let i = 0; i < ${D}; i++) stf(${v}, o + load<i32>(${perm} + (<usize>i << 2)), ldf(gy, o + i));
+    }
+    for (let i = 0; i < ${D}; i++) {
+      let s: F = 0;
+      for (let r = 0; r < n; r++) s += ldf(gy, r * ${D} + i);
+      addf(${gb}, i, s);
+    }
+    outer_lower_acc(${gL}, ${v}, ${u}, n, ${D}, ${D}, ${D});
+    matvec_lower_unit_t(${L}, ${v}, ${v}, n, ${D}, ${D}, ${D});
+    outer_upper_acc(${gU}, ${v}, x, n, ${D}, ${D}, ${D});
+    for (let i = 0; i < ${D}; i++) {
+      let s: F = 0;
+      for (let r = 0; r < n; r++) s += ldf(${v}, r * ${D} + i) * ldf(x, r * ${D} + i);
+      addf(${glogs}, i, s * ldf(${diag}, i));
+    }
+    matvec_upper_t(${U}, ${diag}, ${v}, gx, n, ${D}, ${D}, ${D});
   }
-  for (let i = 0; i < ${D}; i++) {
-    let s: F = 0;
-    for (let r = 0; r < n; r++) s += ldf(gy, r * ${D} + i);
-    addf(${gb}, i, s);
-  }
-  outer_lower_acc(${gL}, ${v}, ${u}, n, ${D}, ${D}, ${D});
-  matvec_lower_unit_t(${L}, ${v}, ${v}, n, ${D}, ${D}, ${D});
-  outer_upper_acc(${gU}, ${v}, x, n, ${D}, ${D}, ${D});
   const nl = <F>n * gld;
-  for (let i = 0; i < ${D}; i++) {
-    let s: F = 0;
-    for (let r = 0; r < n; r++) s += ldf(${v}, r * ${D} + i) * ldf(x, r * ${D} + i);
-    addf(${glogs}, i, s * ldf(${diag}, i) + nl);
-  }
-  matvec_upper_t(${U}, ${diag}, ${v}, gx, n, ${D}, ${D}, ${D});`;
+  for (let i = 0; i < ${D}; i++) addf(${glogs}, i, nl);`;
   return { fwd, inv, bwd };
 }

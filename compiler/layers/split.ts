@@ -11,7 +11,7 @@
  * Learned-prior parameters (images, PyTorch layout): `prior.weight`
  * [2·(C − k), k, 3, 3] and `prior.bias` [2·(C − k)], k = ⌈C/2⌉; output
  * channels [0, C − k) are the means, [C − k, 2(C − k)) the log-stds. For vectors
- * `prior.weight` [2·(D − k), k].
+ * `prior.weight` [2·(D − k), k]. The learned prior does not see the context.
  */
 import type { DirectionInfo, LayerKind, Shape } from "./types.ts";
 import { isImage, showShape, spatial } from "./util.ts";

@@ -29,8 +29,9 @@ import { F } from "./prec";
 export function conv_tmp_size(CIN: i32, COUT: i32, H: i32, W: i32, K: i32): i32 {
   const cmax = max(CIN, COUT);
   const KK = K * K;
-  // padded planes + slack, (alignment) offset table, transposed weight
-  return cmax * (H + K - 1) * (W + K - 1) + 16 + 4 + cmax * KK + 4 + CIN * COUT * KK;
+  // padded planes + slack, (alignment), offset table, then the transposed
+  // weight (input gradient) or gy in rows rounded up to 4 (weight gradient)
+  return cmax * ((H + K - 1) * (W + K - 1) + 3) + 16 + 4 + cmax * KK + 4 + max(CIN * COUT * KK, COUT * H * (W + 3) + 4);
 }
 
 @inline function madd(acc: v128, a: v128, b: v128): v128 {
@@ -107,9 +108,9 @@ function buildTable(tab: usize, C: i32, K: i32, planeB: i32, rowB: i32): void {
   }
 }
 
-/** Scratch layout: [padded planes (+16 F slack)] [offset table] [transposed weight]. */
+/** Scratch layout: [padded planes (+16 F slack)] [offset table] [transposed weight | padded gy]. */
 @inline function tableAt(tmp: usize, C: i32, H: i32, W: i32, K: i32): usize {
-  return (tmp + (<usize>(C * (H + K - 1) * (W + K - 1) + 16) << 2) + 15) & ~(<usize>15);
+  return (tmp + (<usize>(C * ((H + K - 1) * (W + K - 1) + 3) + 16) << 2) + 15) & ~(<usize>15);
 }
 
 // ---------------------------------------------------------------------------
@@ -196,7 +197,8 @@ function ot_1x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d:
  * out[o] = bias[o] + Σ_t Wm[o·T + t] · src[tab[t] + position]; rowInB is the
  * byte distance between successive rows of the (padded) source.
  */
-function outConv(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usize, COUT: i32, HO: i32, WO: i32, rowInB: usize): void {
+export let CONV_ORDER: i32 = 0;
+function outConvO(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usize, COUT: i32, HO: i32, WO: i32, rowInB: usize): void {
   const wrb = <usize>T << 2;
   const planeB = <usize>(HO * WO) << 2;
   for (let o = 0; o < COUT; o += 4) {
@@ -227,6 +229,43 @@ function outConv(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usiz
           if (V == 4) ot_1x4(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
           else if (V == 3) ot_1x3(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
           else if (V == 2) ot_1x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
+          else ot_1x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
+        }
+      }
+    }
+  }
+}
+function outConv(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usize, COUT: i32, HO: i32, WO: i32, rowInB: usize): void {
+  if (CONV_ORDER == 1) { outConvO(Wm, bias, src, tab, T, y, COUT, HO, WO, rowInB); return; }
+  outConvR(Wm, bias, src, tab, T, y, COUT, HO, WO, rowInB);
+}
+function outConvR(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usize, COUT: i32, HO: i32, WO: i32, rowInB: usize): void {
+  const wrb = <usize>T << 2;
+  const planeB = <usize>(HO * WO) << 2;
+  for (let h = 0; h < HO; h++) {
+    const s = src + <usize>h * rowInB;
+    const d = y + (<usize>(h * WO) << 2);
+    for (let w = 0; w < WO; w += 8) {
+      const rem = WO - w;
+      const sw = s + (<usize>w << 2), dw0 = d + (<usize>w << 2);
+      for (let o = 0; o < COUT; o += 4) {
+        const R = min(COUT - o, 4);
+        const Wo = Wm + <usize>o * wrb;
+        const bo = bias != 0 ? bias + (<usize>o << 2) : 0;
+        const dw = dw0 + <usize>o * planeB;
+        const V = min(2, (rem + 3) >> 2);
+        const L = rem - 4 * (V - 1) >= 4 ? 4 : rem - 4 * (V - 1);
+        if (R == 4) {
+          if (V == 2) ot_4x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
+          else ot_4x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
+        } else if (R == 3) {
+          if (V == 2) ot_3x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
+          else ot_3x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
+        } else if (R == 2) {
+          if (V == 2) ot_2x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
+          else ot_2x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
+        } else {
+          if (V == 2) ot_1x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
           else ot_1x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
         }
       }
@@ -274,11 +313,12 @@ function convRows32(Wm: usize, bias: usize, x: usize, y: usize, n: i32, CIN: i32
 // ---------------------------------------------------------------------------
 
 /**
- * acc[r][j] = Σ_positions gy[r][pos] · src[tab[j] + pos] over all HO×WO
- * output positions, for R output channels (planes `gpb` bytes apart) and TT
- * reduction indices; adds the sums into gW[r·wrow + j] (wrow in bytes).
+ * acc[r][j] = Σ_positions gy[r][pos] · src[tab[j] + pos] over HO rows of WG
+ * positions (WG a multiple of 4; gy is zero past each row's real width), for
+ * R output channels (gy planes `gpb` bytes apart) and TT reduction indices;
+ * adds the sums into gW[r·wrow + j] (wrow in bytes).
  */
-@inline function wTile(R: i32, TT: i32, gy: usize, gpb: usize, src: usize, tab: usize, HO: i32, WO: i32, rowInB: usize, gW: usize, wrow: usize): void {
+@inline function wTile(R: i32, TT: i32, gy: usize, gpb: usize, src: usize, tab: usize, HO: i32, WG: i32, rowInB: usize, gW: usize, wrow: usize): void {
   const z = f32x4.splat(0);
   let a00 = z, a01 = z, a02 = z, a03 = z;
   let a10 = z, a11 = z, a12 = z, a13 = z;
@@ -287,17 +327,14 @@ function convRows32(Wm: usize, bias: usize, x: usize, y: usize, n: i32, CIN: i32
   const o1 = TT > 1 ? <usize>load<i32>(tab, 4) : 0;
   const o2 = TT > 2 ? <usize>load<i32>(tab, 8) : 0;
   const o3 = TT > 3 ? <usize>load<i32>(tab, 12) : 0;
+  const rowG = <usize>WG << 2;
+  let g = gy, s = src;
   for (let h = 0; h < HO; h++) {
-    const g = gy + (<usize>(h * WO) << 2);
-    const s = src + <usize>h * rowInB;
-    for (let w = 0; w < WO; w += 4) {
-      // gy lanes past the row are zero, so the source's slack lanes add nothing.
-      const k = min(WO - w, 4);
-      const wo = <usize>w << 2;
-      const g0 = loadK(g + wo, k);
-      const g1 = R > 1 ? loadK(g + gpb + wo, k) : z;
-      const g2 = R > 2 ? loadK(g + 2 * gpb + wo, k) : z;
-      const g3 = R > 3 ? loadK(g + 3 * gpb + wo, k) : z;
+    for (let wo: usize = 0; wo < rowG; wo += 16) {
+      const g0 = v128.load(g + wo);
+      const g1 = R > 1 ? v128.load(g + gpb + wo) : z;
+      const g2 = R > 2 ? v128.load(g + 2 * gpb + wo) : z;
+      const g3 = R > 3 ? v128.load(g + 3 * gpb + wo) : z;
       const sp = s + wo;
       const x0 = v128.load(sp + o0);
       a00 = madd(a00, g0, x0);
@@ -322,6 +359,8 @@ function convRows32(Wm: usize, bias: usize, x: usize, y: usize, n: i32, CIN: i32
         if (R > 1) a13 = madd(a13, g1, x3);
       }
     }
+    g += rowG;
+    s += rowInB;
   }
   // Column j of the tile: the sums of the R output channels, one per lane.
   addColumn(R, gW, wrow, hsum4(a00, a10, a20, a30));
@@ -350,7 +389,7 @@ function wt_1x3(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb
 function wt_1x2(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb: usize, gW: usize, wr: usize): void { wTile(1, 2, g, gpb, s, tab, HO, WO, rb, gW, wr); }
 function wt_1x1(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb: usize, gW: usize, wr: usize): void { wTile(1, 1, g, gpb, s, tab, HO, WO, rb, gW, wr); }
 
-/** gW[o][t] += Σ_pos gy[o][pos] · src[tab[t] + pos] for one image row. */
+/** gW[o][t] += Σ_pos gy[o][pos] · src[tab[t] + pos] for one image row; gy rows are WO (a multiple of 4) floats, zero past the real width. */
 function weightGrad(gy: usize, src: usize, tab: usize, T: i32, gW: usize, COUT: i32, HO: i32, WO: i32, rowInB: usize): void {
   const gpb = <usize>(HO * WO) << 2;
   const wrow = <usize>T << 2;
@@ -535,6 +574,19 @@ export function conv_bwd_x(W: usize, gy: usize, gx: usize, n: i32, CIN: i32, COU
   }
 }
 
+/**
+ * Copies C planes of H rows × W floats into planes of H rows × WG floats
+ * (WG = W rounded up to 4); the lanes past W must already be zero.
+ */
+function padRows(src: usize, dst: usize, C: i32, H: i32, W: i32, WG: i32): void {
+  let d = dst, s = src;
+  for (let k = 0; k < C * H; k++) {
+    copyRow(d, s, W);
+    d += <usize>WG << 2;
+    s += <usize>W << 2;
+  }
+}
+
 /** gW += Σ_r ∂(gy_r·y_r)/∂W and, if gb ≠ 0, gb += Σ_r Σ_pixels gy_r (accumulates). */
 export function conv_bwd_w(x: usize, gy: usize, gW: usize, gb: usize, n: i32, CIN: i32, COUT: i32, H: i32, W_: i32, K: i32, xs: i32, gys: i32, tmp: usize): void {
   if (sizeof<F>() != 4) {
@@ -544,30 +596,41 @@ export function conv_bwd_w(x: usize, gy: usize, gW: usize, gb: usize, n: i32, CI
   const p = K >> 1;
   const T = CIN * K * K;
   const tab = tableAt(tmp, CIN, H, W_, K);
+  // gy goes to rows of WG floats with zero tails, so the tile loads only full vectors.
+  const gq = tab + (<usize>(T + 4) << 2);
   if (K == 1) {
-    const direct = ((H * W_) & 3) == 0;
-    buildTable(tab, CIN, 1, (H * W_) << 2, 0);
-    if (!direct) memory.fill(tmp + (<usize>(CIN * H * W_) << 2), 0, 64);
+    // One long row per plane; copies only when H·W is not a multiple of 4.
+    const HW = H * W_;
+    const direct = (HW & 3) == 0;
+    const WG = (HW + 3) & ~3;
+    buildTable(tab, CIN, 1, (direct ? HW : WG) << 2, 0);
+    if (!direct) {
+      memory.fill(tmp, 0, <usize>(CIN * WG + 16) << 2);
+      memory.fill(gq, 0, <usize>(COUT * WG) << 2);
+    }
     for (let r = 0; r < n; r++) {
       const xr = x + (<usize>r * <usize>xs << 2);
       const gyr = gy + (<usize>r * <usize>gys << 2);
-      let src = xr;
-      if (!direct) {
-        copyRow(tmp, xr, CIN * H * W_);
-        src = tmp;
+      if (direct) weightGrad(gyr, xr, tab, T, gW, COUT, 1, HW, 0);
+      else {
+        padRows(xr, tmp, CIN, 1, HW, WG);
+        padRows(gyr, gq, COUT, 1, HW, WG);
+        weightGrad(gq, tmp, tab, T, gW, COUT, 1, WG, 0);
       }
-      weightGrad(gyr, src, tab, T, gW, COUT, 1, H * W_, 0);
-      if (gb != 0) biasGrad(gyr, gb, COUT, H * W_);
+      if (gb != 0) biasGrad(gyr, gb, COUT, HW);
     }
     return;
   }
   const Hp = H + 2 * p, Wp = W_ + 2 * p;
+  const WG = (W_ + 3) & ~3;
   buildTable(tab, CIN, K, (Hp * Wp) << 2, Wp << 2);
   memory.fill(tmp, 0, (<usize>(CIN * Hp * Wp + 16)) << 2);
+  memory.fill(gq, 0, <usize>(COUT * H * WG) << 2);
   for (let r = 0; r < n; r++) {
     const gyr = gy + (<usize>r * <usize>gys << 2);
     padPlanes(x + (<usize>r * <usize>xs << 2), tmp, CIN, H, W_, p);
-    weightGrad(gyr, tmp, tab, T, gW, COUT, H, W_, <usize>Wp << 2);
+    padRows(gyr, gq, COUT, H, W_, WG);
+    weightGrad(gq, tmp, tab, T, gW, COUT, H, WG, <usize>Wp << 2);
     if (gb != 0) biasGrad(gyr, gb, COUT, H * W_);
   }
 }

@@ -59,6 +59,9 @@ import { F } from "./prec";
   return f32x4.add(acc, f32x4.mul(a, b));
 }
 
+/** Up to this many inputs the forward pass uses the column form, beyond it dot tiles (measured). */
+const COLUMN_MAX_IN: i32 = 32;
+
 // ---------------------------------------------------------------------------
 // Forward, f32: dot tiles
 // ---------------------------------------------------------------------------
@@ -207,28 +210,46 @@ function fwdDot(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i3
 }
 
 // ---------------------------------------------------------------------------
-// Forward, f32: column form for small IN
+// Forward, f32: column form
 // ---------------------------------------------------------------------------
 
-/** Lane j = W[(o+j)·K + k] for j < m (the block's outputs), zero beyond. */
-@inline function gatherColumn(wp: usize, K: i32, k: i32, m: i32): v128 {
-  const step = <usize>K << 2;
+/** Lane j = W[(o+j)·IN + k] for j < m (the block's outputs), zero beyond. */
+@inline function gatherColumn(wp: usize, inb: usize, k: i32, m: i32): v128 {
   const p = wp + (<usize>k << 2);
   let v = v128.load32_zero(p);
-  if (m > 1) v = v128.load32_lane(p + step, v, 1);
-  if (m > 2) v = v128.load32_lane(p + 2 * step, v, 2);
-  if (m > 3) v = v128.load32_lane(p + 3 * step, v, 3);
+  if (m > 1) v = v128.load32_lane(p + inb, v, 1);
+  if (m > 2) v = v128.load32_lane(p + 2 * inb, v, 2);
+  if (m > 3) v = v128.load32_lane(p + 3 * inb, v, 3);
   return v;
 }
 
 /**
- * Rows of one 4-output block: y_r = bias + Σ_k x[r, k]·column_k, with the
- * even and odd k in two chains. `m` < 4 stores only the block's outputs.
+ * One block of m ≤ 4 outputs over K ≤ 8 inputs for every row:
+ * y_r (+)= Σ_k x[r, k]·column_k, plus the bias when `addY` is false. The
+ * K columns of W (lane j = output j) are gathered once and reused for all
+ * rows, so a row costs K broadcasts and K multiply-adds in two chains, and
+ * no horizontal sums.
  */
-@inline function columnRows(K: i32, m: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, bv: v128, x: usize, y: usize, n: i32, xsb: usize, ysb: usize): void {
+@inline function columnBlock(K: i32, addY: bool, W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void {
+  const z = f32x4.splat(0);
+  const c0 = gatherColumn(W, inb, 0, m);
+  const c1 = K > 1 ? gatherColumn(W, inb, 1, m) : z;
+  const c2 = K > 2 ? gatherColumn(W, inb, 2, m) : z;
+  const c3 = K > 3 ? gatherColumn(W, inb, 3, m) : z;
+  const c4 = K > 4 ? gatherColumn(W, inb, 4, m) : z;
+  const c5 = K > 5 ? gatherColumn(W, inb, 5, m) : z;
+  const c6 = K > 6 ? gatherColumn(W, inb, 6, m) : z;
+  const c7 = K > 7 ? gatherColumn(W, inb, 7, m) : z;
+  const bv = !addY && b != 0 ? loadK(b, m) : z;
+  if (m == 4) columnRows(K, addY, 4, c0, c1, c2, c3, c4, c5, c6, c7, bv, x, y, n, xsb, ysb);
+  else columnRows(K, addY, m, c0, c1, c2, c3, c4, c5, c6, c7, bv, x, y, n, xsb, ysb);
+}
+
+@inline function columnRows(K: i32, addY: bool, m: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, bv: v128, x: usize, y: usize, n: i32, xsb: usize, ysb: usize): void {
   let xp = x, yp = y;
   for (let r = 0; r < n; r++) {
-    let e = madd(bv, v128.load32_splat(xp), c0);
+    const start = addY ? loadK(yp, m) : bv;
+    let e = madd(start, v128.load32_splat(xp), c0);
     let o = f32x4.splat(0);
     if (K > 1) o = f32x4.mul(v128.load32_splat(xp, 4), c1);
     if (K > 2) e = madd(e, v128.load32_splat(xp, 8), c2);
@@ -237,48 +258,47 @@ function fwdDot(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i3
     if (K > 5) o = madd(o, v128.load32_splat(xp, 20), c5);
     if (K > 6) e = madd(e, v128.load32_splat(xp, 24), c6);
     if (K > 7) o = madd(o, v128.load32_splat(xp, 28), c7);
-    const acc = K > 1 ? f32x4.add(e, o) : e;
-    if (m == 4) v128.store(yp, acc);
-    else storePart(yp, acc, m);
+    storeK(yp, K > 1 ? f32x4.add(e, o) : e, m);
     xp += xsb;
     yp += ysb;
   }
 }
 
+function col1(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(1, false, W, b, x, y, n, inb, m, xsb, ysb); }
+function col2(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(2, false, W, b, x, y, n, inb, m, xsb, ysb); }
+function col3(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(3, false, W, b, x, y, n, inb, m, xsb, ysb); }
+function col4(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(4, false, W, b, x, y, n, inb, m, xsb, ysb); }
+function col5(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(5, false, W, b, x, y, n, inb, m, xsb, ysb); }
+function col6(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(6, false, W, b, x, y, n, inb, m, xsb, ysb); }
+function col7(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(7, false, W, b, x, y, n, inb, m, xsb, ysb); }
+function col8(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(8, false, W, b, x, y, n, inb, m, xsb, ysb); }
+function col8add(W: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(8, true, W, 0, x, y, n, inb, m, xsb, ysb); }
+
 /**
- * Forward for K = IN ≤ 8: the K weight columns of four outputs are gathered
- * into registers once and reused for every row, so a row costs K
- * broadcasts, K multiply-adds and one store, with no horizontal sums.
+ * Forward by columns for any IN: per block of four outputs, the first
+ * chunk of inputs (IN mod 8, or 8) writes bias + partial sums, and every
+ * further chunk of 8 adds to them. y stays in L1 across chunks.
  */
-@inline function fwdColumns(K: i32, W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void {
-  const xsb = <usize>xs << 2, ysb = <usize>ys << 2;
-  const z = f32x4.splat(0);
+function fwdColumns(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i32, xs: i32, ys: i32): void {
+  const xsb = <usize>xs << 2, ysb = <usize>ys << 2, inb = <usize>IN << 2;
+  const first = (IN & 7) != 0 ? IN & 7 : 8;
   for (let o = 0; o < OUT; o += 4) {
     const m = min(OUT - o, 4);
-    const wp = W + (<usize>(o * K) << 2);
-    const c0 = gatherColumn(wp, K, 0, m);
-    const c1 = K > 1 ? gatherColumn(wp, K, 1, m) : z;
-    const c2 = K > 2 ? gatherColumn(wp, K, 2, m) : z;
-    const c3 = K > 3 ? gatherColumn(wp, K, 3, m) : z;
-    const c4 = K > 4 ? gatherColumn(wp, K, 4, m) : z;
-    const c5 = K > 5 ? gatherColumn(wp, K, 5, m) : z;
-    const c6 = K > 6 ? gatherColumn(wp, K, 6, m) : z;
-    const c7 = K > 7 ? gatherColumn(wp, K, 7, m) : z;
-    const bv = b != 0 ? loadK(b + (<usize>o << 2), m) : z;
-    const yo = y + (<usize>o << 2);
-    if (m == 4) columnRows(K, 4, c0, c1, c2, c3, c4, c5, c6, c7, bv, x, yo, n, xsb, ysb);
-    else columnRows(K, m, c0, c1, c2, c3, c4, c5, c6, c7, bv, x, yo, n, xsb, ysb);
+    const wo = W + <usize>o * inb, bo = b != 0 ? b + (<usize>o << 2) : 0, yo = y + (<usize>o << 2);
+    if (first == 1) col1(wo, bo, x, yo, n, inb, m, xsb, ysb);
+    else if (first == 2) col2(wo, bo, x, yo, n, inb, m, xsb, ysb);
+    else if (first == 3) col3(wo, bo, x, yo, n, inb, m, xsb, ysb);
+    else if (first == 4) col4(wo, bo, x, yo, n, inb, m, xsb, ysb);
+    else if (first == 5) col5(wo, bo, x, yo, n, inb, m, xsb, ysb);
+    else if (first == 6) col6(wo, bo, x, yo, n, inb, m, xsb, ysb);
+    else if (first == 7) col7(wo, bo, x, yo, n, inb, m, xsb, ysb);
+    else col8(wo, bo, x, yo, n, inb, m, xsb, ysb);
+    for (let i = first; i < IN; i += 8) {
+      const off = <usize>i << 2;
+      col8add(wo + off, x + off, yo, n, inb, m, xsb, ysb);
+    }
   }
 }
-
-function fwdCols1(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(1, W, b, x, y, n, OUT, xs, ys); }
-function fwdCols2(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(2, W, b, x, y, n, OUT, xs, ys); }
-function fwdCols3(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(3, W, b, x, y, n, OUT, xs, ys); }
-function fwdCols4(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(4, W, b, x, y, n, OUT, xs, ys); }
-function fwdCols5(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(5, W, b, x, y, n, OUT, xs, ys); }
-function fwdCols6(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(6, W, b, x, y, n, OUT, xs, ys); }
-function fwdCols7(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(7, W, b, x, y, n, OUT, xs, ys); }
-function fwdCols8(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdColumns(8, W, b, x, y, n, OUT, xs, ys); }
 
 // ---------------------------------------------------------------------------
 // Gradients, f32: axpy tiles
@@ -506,14 +526,7 @@ function bwdW64(x: usize, gy: usize, gW: usize, gb: usize, n: i32, IN: i32, OUT:
  */
 @inline export function dense_fwd(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i32, xs: i32, ys: i32): void {
   if (sizeof<F>() == 4) {
-    if (IN == 1) fwdCols1(W, b, x, y, n, OUT, xs, ys);
-    else if (IN == 2) fwdCols2(W, b, x, y, n, OUT, xs, ys);
-    else if (IN == 3) fwdCols3(W, b, x, y, n, OUT, xs, ys);
-    else if (IN == 4) fwdCols4(W, b, x, y, n, OUT, xs, ys);
-    else if (IN == 5) fwdCols5(W, b, x, y, n, OUT, xs, ys);
-    else if (IN == 6) fwdCols6(W, b, x, y, n, OUT, xs, ys);
-    else if (IN == 7) fwdCols7(W, b, x, y, n, OUT, xs, ys);
-    else if (IN == 8) fwdCols8(W, b, x, y, n, OUT, xs, ys);
+    if (IN <= COLUMN_MAX_IN) fwdColumns(W, b, x, y, n, IN, OUT, xs, ys);
     else fwdDot(W, b, x, y, n, IN, OUT, xs, ys);
   } else {
     fwd64(W, b, x, y, n, IN, OUT, xs, ys);

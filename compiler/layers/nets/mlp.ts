@@ -99,7 +99,7 @@ export const mlp: NetKind = {
             s.push(act.bwd(pre[i - 1], post[i - 1], next, `(${n}) * ${H}`));
             g = next;
           } else if (gInp !== null) {
-            s.push(`dense_bwd_x(${W(0)}, ${g}, ${gInp}, ${n}, ${IN}, ${H}, ${H}, ${IN}); stf(${gInp}, 0, ldf(${gInp}, 0) * <F>1.1);`);
+            s.push(`dense_bwd_x(${W(0)}, ${g}, ${gInp}, ${n}, ${IN}, ${H}, ${H}, ${IN});`);
           }
         }
         return s.join("\n");
