@@ -10,6 +10,7 @@ import { MANIFEST_SECTION } from "./manifest.ts";
 import { FlowcInputError } from "./errors.ts";
 import { initParams } from "./init.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+import { instantiate } from "@assemblyscript/loader";
 
 export type FloatArray = Float32Array | Float64Array;
 export type Numbers = ArrayLike<number>;
@@ -103,14 +104,9 @@ async function toModule(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module): Pr
 export async function loadFlow(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module, opts: LoadOptions = {}): Promise<Flow> {
   const module = await toModule(wasm);
   const manifest = readManifest(module);
-  const instance = await WebAssembly.instantiate(module, {
-    env: {
-      abort(_msg: number, _file: number, line: number, col: number) {
-        throw new Error(`flowc module aborted at ${line}:${col}`);
-      },
-    },
-  });
-  const flow = new Flow(manifest, instance.exports as unknown as Exports, module);
+  // The loader supplies AssemblyScript's `abort` import, which decodes the message string.
+  const { exports } = await instantiate(module, {});
+  const flow = new Flow(manifest, exports as unknown as Exports, module);
   if (opts.weights) flow.loadWeights(opts.weights);
   return flow;
 }

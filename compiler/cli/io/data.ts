@@ -5,6 +5,7 @@
  * bad file fails before training starts, with a message naming the file and
  * the position.
  */
+import { isBuiltinImageSet, loadImageSet } from "./builtin.ts";
 import * as fs from "node:fs";
 import { FLOW6, fmtShape, inputError } from "../../../runtime-wasm/host/errors.ts";
 import { isToyName, sampleToy, toyNames } from "../../../runtime-wasm/host/toys.ts";
@@ -57,6 +58,14 @@ export function loadData(source: string, opts: LoadDataOptions): Float64Array {
   const what = `the flow's event ${fmtShape(opts.eventShape)}`;
   if (opts.n !== undefined && (!Number.isSafeInteger(opts.n) || opts.n < 0)) {
     throw inputError(FLOW6.badArgument, { what: "the number of rows", expected: "a non-negative integer", got: opts.n });
+  }
+
+  if (isBuiltinImageSet(source)) {
+    const set = loadImageSet(source, opts.split === "test" ? "test" : "train");
+    if (set.shape.join() !== opts.eventShape.join()) {
+      throw inputError(FLOW6.recordShape, { got: fmtShape(set.shape), expected: fmtShape(opts.eventShape), size: eventSize }, { file: source });
+    }
+    return set.data;
   }
 
   if (isToyName(source)) {
