@@ -178,3 +178,69 @@ describe("permute", () => {
     expect(Array.from(flow.inverse(z).x)).toEqual(Array.from(x));
   });
 });
+
+describe("f32 kernels against f64 references", () => {
+  // The f32 builds use four-lane exp and log; these sweep their ranges.
+  const sweep = (lo: number, hi: number, count: number) => Float32Array.from({ length: count }, (_, i) => lo + ((hi - lo) * i) / (count - 1));
+
+  it("sigmoid: outputs, log-dets and inverse", async () => {
+    const D = 64;
+    const flow = await build(`input [${D}]\nsigmoid\n`, "f32");
+    flow.initialize({ seed: 1 });
+    const x = sweep(-40, 40, D * 50);
+    const { z, logDet } = flow.forward(x);
+    for (let k = 0; k < x.length; k++) {
+      const ref = 1 / (1 + Math.exp(-x[k]));
+      expect(Math.abs(z[k] - ref)).toBeLessThanOrEqual(3e-7 * ref);
+    }
+    for (let r = 0; r < 50; r++) {
+      let ref = 0;
+      for (let j = 0; j < D; j++) { const a = Math.abs(x[r * D + j]); ref -= a + 2 * Math.log1p(Math.exp(-a)); }
+      expect(Math.abs(logDet[r] - ref)).toBeLessThan(2e-6 * Math.max(1, Math.abs(ref)));
+    }
+    const y = sweep(1e-6, 1 - 1e-6, D * 20);
+    const back = flow.inverse(y);
+    for (let k = 0; k < y.length; k++) {
+      const u = y[k], ref = Math.log(u) - Math.log1p(-u);
+      expect(Math.abs(back.x[k] - ref)).toBeLessThan(1e-5 * Math.max(1, Math.abs(ref)));
+    }
+    for (let r = 0; r < 20; r++) {
+      let ref = 0;
+      for (let j = 0; j < D; j++) { const u = y[r * D + j]; ref -= Math.log(u) + Math.log1p(-u); }
+      expect(Math.abs(back.logDet[r] - ref)).toBeLessThan(2e-6 * Math.max(1, Math.abs(ref)));
+    }
+  });
+
+  it("logit: outputs and log-dets over [0, 1], tiny values included", async () => {
+    const D = 32;
+    const flow = await build(`input [${D}]\nlogit alpha=0\n`, "f32");
+    flow.initialize({ seed: 1 });
+    const x = sweep(1e-3, 1 - 1e-3, D * 40);
+    for (let k = 0; k < D; k++) x[k] = 1e-30 * (k + 1); // small values
+    x[D] = 1e-40; // subnormal in f32: the scalar fallback of the four-lane log
+    x[D + 5] = 1 - 2 ** -24;
+    const { z, logDet } = flow.forward(x);
+    for (let k = 0; k < x.length; k++) {
+      const v = x[k], ref = Math.log(v) - Math.log(1 - v);
+      expect(Math.abs(z[k] - ref)).toBeLessThan(2e-6 * Math.max(1, Math.abs(ref)));
+    }
+    for (let r = 0; r < 40; r++) {
+      let ref = 0;
+      for (let j = 0; j < D; j++) { const v = x[r * D + j]; ref -= Math.log(v) + Math.log(1 - v); }
+      expect(Math.abs(logDet[r] - ref)).toBeLessThan(2e-6 * Math.max(1, Math.abs(ref)));
+    }
+  });
+
+  it("logistic base: log p far into both tails", async () => {
+    const D = 16;
+    const flow = await build(`input [${D}]\naffine\nbase logistic\n`, "f32");
+    flow.initialize({ seed: 1 });
+    const x = sweep(-120, 120, D * 30);
+    const lp = flow.logProb(x);
+    for (let r = 0; r < 30; r++) {
+      let ref = 0;
+      for (let j = 0; j < D; j++) { const a = Math.abs(x[r * D + j]); ref -= a + 2 * Math.log1p(Math.exp(-a)); }
+      expect(Math.abs(lp[r] - ref)).toBeLessThan(2e-6 * Math.max(1, Math.abs(ref)));
+    }
+  });
+});

@@ -150,7 +150,7 @@ function emitCoupling(ctx: EmitCtx): LayerCode | null {
   // conv + checker sees whole images, so its input and output are indexed by the flat feature.
   const flatIdx = conv && mask === "checker";
   const niIdx = (f: string, j: string) => (flatIdx ? f : j);
-  const tIdx = niIdx;
+  const tIdx = (f: string, j: string) => (flatIdx ? f : j);
   const hIdx = (f: string, j: string) => (flatIdx ? `${D} + ${f}` : `${b} + ${j}`);
   const loop = maskLoops(ctx, input, mask, ctx.parity);
   // ctx.net is typed for dense sizes; conv nets take shapes through the same call.
@@ -162,11 +162,12 @@ function emitCoupling(ctx: EmitCtx): LayerCode | null {
   const expScale = affine && ctx.opts.scale === "exp";
   const c = expScale ? (ctx.opts.clamp as number) : 0;
 
-  /** s and log s from the scale pre-activation h (declares s, ls and helpers). */
-  const scaleOf = (h: string) =>
+  /** Declares s (and th or sg for the derivative) from the scale pre-activation h; with
+   *  `withLog` also ls = log s (the backward pass needs no log). */
+  const scaleOf = (h: string, withLog = true) =>
     expScale
       ? `const th = tanh_(${h} * ${lit(1 / c)}); const ls = ${lit(c)} * th; const s = exp_(ls);`
-      : `const sg = sigmoid_(${h} + ${lit(2)}); const s = sg + ${lit(1e-3)}; const ls = log_(s);`;
+      : `const sg = sigmoid_(${h} + ${lit(2)}); const s = sg + ${lit(1e-3)};${withLog ? " const ls = log_(s);" : ""}`;
 
   /** Net input rows from the rows at `src` (x forward, y inverse: y_A = x_A). */
   const netInput = (src: string) => {
@@ -211,7 +212,7 @@ function emitCoupling(ctx: EmitCtx): LayerCode | null {
     ${loop("B", (f, j) => {
       if (!affine) return `{ const g = ldf(gyr, ${f}); stf(gxr, ${f}, g); stf(gor, ${tIdx(f, j)}, g); }`;
       const gh = expScale ? `(g * ldf(xr, ${f}) * s + gld) * (${lit(1)} - th * th)` : `(g * ldf(xr, ${f}) + gld / s) * (sg * (${lit(1)} - sg))`;
-      return `{ const g = ldf(gyr, ${f}); ${scaleOf(`ldf(orow, ${hIdx(f, j)})`)}
+      return `{ const g = ldf(gyr, ${f}); ${scaleOf(`ldf(orow, ${hIdx(f, j)})`, false)}
       stf(gxr, ${f}, g * s); stf(gor, ${tIdx(f, j)}, g); stf(gor, ${hIdx(f, j)}, ${gh}); }`;
     })}
   }

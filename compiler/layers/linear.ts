@@ -39,6 +39,8 @@ export const linear: LayerKind = {
   flops: (input) => ({ forward: 2 * input[0] * input[0] + input[0], inverse: 2 * input[0] * input[0] + 2 * input[0] }),
   features: (input) => mixing(input),
   emit: emitLinear,
+  // The suite runs 4 rows: [2] takes the whole-matrix kernels both ways, [3] and [5]
+  // the whole-matrix forward with per-row solves, [8] and [13] the per-row kernels.
   testCases: [
     { input: [2], text: "linear lu" },
     { input: [3], text: "linear lu" },
@@ -49,19 +51,17 @@ export const linear: LayerKind = {
 };
 
 /**
- * Kernels, two ways chosen per call by the chunk's row count n:
- *  - dense (n large): build W = P·(I + L)·(U + diag) into the workspace once
+ * Kernels, two ways chosen per call by the chunk's row count n (the
+ * crossovers measured at D = 64 and 128):
+ *  - dense (n ≥ 3D/4): build W = P·(I + L)·(U + diag) into the workspace once
  *    per call (≈D³ in the blocked products of dense.ts) and run the rows
  *    through `dense_fwd`; bwd forms ∂L/∂W = Σ gy xᵀ and maps it onto the
  *    factors with two more D×D products.
  *  - per row (n small, where a D³ rebuild would dominate): apply the factors
  *    in turn, u = (U + diag)·x, v = (I + L)·u, y = P·v + b; bwd reads u.
  * P is a 0/1 permutation matrix; each call turns it into a row → column index
- * table (y_i = v_perm[i]), so applying it is a gather. The inverse is always
- * the two triangular solves.
+ * table (y_i = v_perm[i]), so applying it is a gather.
  */
-const DENSE_ROWS: number = (globalThis as { __luDense?: number }).__luDense ?? 0.5;
-
 function emitLinear(ctx: EmitCtx): LayerCode {
   const D = ctx.inShape[0];
   const P = ctx.p("P"), L = ctx.p("L"), U = ctx.p("U"), sign = ctx.p("sign"), logs = ctx.p("logs"), b = ctx.p("bias");
@@ -72,7 +72,9 @@ function emitLinear(ctx: EmitCtx): LayerCode {
   const v = ctx.slot("v", D);
   const W = ctx.slot("W", 0, D * D), Af = ctx.slot("Af", 0, D * D), Bf = ctx.slot("Bf", 0, D * D);
   const T1 = ctx.slot("T1", 0, D * D), T2 = ctx.slot("T2", 0, D * D);
-  const dense = `n >= ${Math.ceil(DENSE_ROWS * D)}`;
+  const dense = `n >= ${Math.ceil(0.75 * D)}`;
+  const invDense = `n >= ${2 * D}`;
+  const cb = ctx.slot("cb", 0, D);
   const fwd = `const sl = lu_prep(${P}, ${sign}, ${logs}, ${perm}, ${diag}, ${D});
   if (${dense}) {
     lu_compose(${L}, ${U}, ${diag}, ${perm}, ${Af}, ${Bf}, ${T1}, ${W}, ${D});
@@ -86,15 +88,31 @@ function emitLinear(ctx: EmitCtx): LayerCode {
     }
   }
   for (let r = 0; r < n; r++) addf(ld, r, sl);`;
-  // x = (U + diag)⁻¹ (I + L)⁻¹ Pᵀ (y − b), solved in place in x.
+  // x = (U + diag)⁻¹ (I + L)⁻¹ Pᵀ (y − b). With many rows, W⁻¹ is formed once
+  // (the same solves on the D rows of Pᵀ, giving W⁻ᵀ) and the rows go through a
+  // blocked product; otherwise each row is solved in place in x.
   const inv = `const sl = lu_prep(${P}, ${sign}, ${logs}, ${perm}, ${diag}, ${D});
-  for (let r = 0; r < n; r++) {
-    const o = r * ${D};
-    for (let i = 0; i < ${D}; i++) stf(x, o + load<i32>(${perm} + (<usize>i << 2)), ldf(y, o + i) - ldf(${b}, i));
-    addf(ld, r, -sl);
+  if (${invDense}) {
+    zero(${Af}, ${D * D});
+    for (let i = 0; i < ${D}; i++) stf(${Af}, i * ${D} + load<i32>(${perm} + (<usize>i << 2)), <F>1);
+    solve_lower_unit(${L}, ${Af}, ${D}, ${D}, ${D});
+    solve_upper(${U}, ${diag}, ${Af}, ${D}, ${D}, ${D});
+    for (let i = 0; i < ${D}; i++) {
+      let s: F = 0;
+      for (let o = 0; o < ${D}; o++) s += ldf(${Af}, o * ${D} + i) * ldf(${b}, o);
+      stf(${cb}, i, s);
+    }
+    dense_bwd_x(${Af}, y, x, n, ${D}, ${D}, ${D}, ${D});
+    for (let r = 0; r < n; r++) for (let i = 0; i < ${D}; i++) addf(x, r * ${D} + i, -ldf(${cb}, i));
+  } else {
+    for (let r = 0; r < n; r++) {
+      const o = r * ${D};
+      for (let i = 0; i < ${D}; i++) stf(x, o + load<i32>(${perm} + (<usize>i << 2)), ldf(y, o + i) - ldf(${b}, i));
+    }
+    solve_lower_unit(${L}, x, n, ${D}, ${D});
+    solve_upper(${U}, ${diag}, x, n, ${D}, ${D});
   }
-  solve_lower_unit(${L}, x, n, ${D}, ${D});
-  solve_upper(${U}, ${diag}, x, n, ${D}, ${D});`;
+  for (let r = 0; r < n; r++) addf(ld, r, -sl);`;
   // Per row: gv = Pᵀ gy; gL += gv uᵀ (strict lower); gu = (I + L)ᵀ gv; gU += gu xᵀ
   // (strict upper); ∂/∂logs_i = Σ_r gu_i x_i · diag_i + n·gld; gx = (U + diag)ᵀ gu.
   const bwd = `if (${dense}) {

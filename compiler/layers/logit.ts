@@ -46,43 +46,18 @@ export const logit: LayerKind = {
 /**
  * Kernels, with β = 1 − 2α, p = α + βx and q = 1 − p computed as α + β(1 − x)
  * (no cancellation near x = 1): y = log p − log q and log-det
- * log β − log p − log q. The inverse forms σ(y) and σ(−y) from one
- * exp(−|y|), as in sigmoid.
+ * log β − log p − log q. The inverse forms σ(y) and log σ(y) + log σ(−y) from
+ * one exp(−|y|), as in sigmoid. Each row is one library call (ew.ts).
  */
 function emitLogit(ctx: EmitCtx): LayerCode {
   const D = numel(ctx.inShape);
   const alpha = num(ctx.opts, "alpha"), beta = 1 - 2 * alpha;
-  const A = ctx.lit(alpha), B = ctx.lit(beta), LB = ctx.lit(Math.log(beta));
+  const A = ctx.lit(alpha), B = ctx.lit(beta), LB = ctx.lit(D * Math.log(beta));
+  const row = (p: string) => `(${p} + ((<usize>r * ${D}) << ${ctx.shift}))`;
   return {
-    fwd: `for (let r = 0; r < n; r++) {
-    let s: F = 0;
-    for (let j = 0; j < ${D}; j++) {
-      const k = r * ${D} + j;
-      const v = ldf(x, k);
-      const lp = log_(${A} + ${B} * v), lq = log_(${A} + ${B} * (<F>1 - v));
-      stf(y, k, lp - lq);
-      s += ${LB} - lp - lq;
-    }
-    addf(ld, r, s);
-  }`,
-    inv: `for (let r = 0; r < n; r++) {
-    let s: F = 0;
-    for (let j = 0; j < ${D}; j++) {
-      const k = r * ${D} + j;
-      const u = ldf(y, k);
-      const a = abs_(u);
-      const e = exp_(-a);
-      const q = <F>1 / (<F>1 + e);
-      stf(x, k, ((u >= 0 ? q : e * q) - ${A}) / ${B});
-      s -= a + <F>2 * log1p_(e) + ${LB};
-    }
-    addf(ld, r, s);
-  }`,
+    fwd: `for (let r = 0; r < n; r++) addf(ld, r, <F>ew_logit_fwd(${row("x")}, ${row("y")}, ${D}, ${A}, ${B}) + ${LB});`,
+    inv: `for (let r = 0; r < n; r++) addf(ld, r, <F>ew_logit_inv(${row("y")}, ${row("x")}, ${D}, ${A}, ${B}) - ${LB});`,
     // dy/dx = β(1/p + 1/q); d(log-det)/dx = β(1/q − 1/p).
-    bwd: `for (let k = 0; k < n * ${D}; k++) {
-    const v = ldf(x, k);
-    const ip = <F>1 / (${A} + ${B} * v), iq = <F>1 / (${A} + ${B} * (<F>1 - v));
-    stf(gx, k, ${B} * (ldf(gy, k) * (ip + iq) + gld * (iq - ip)));
-  }`,
+    bwd: `ew_logit_bwd(x, gy, gx, n * ${D}, ${A}, ${B}, gld);`,
   };
 }

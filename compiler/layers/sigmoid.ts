@@ -28,46 +28,18 @@ export const sigmoid: LayerKind = {
 };
 
 /**
- * Kernels. With e = exp(−|x|), σ(x) and σ(−x) are 1/(1+e) and e/(1+e) in
- * some order, so neither 1 − y nor the log-det
- * log σ(x) + log σ(−x) = −|x| − 2·log1p(e) ever cancels or overflows.
+ * Kernels: one library call per row (runtime-wasm/assembly/ew.ts), which
+ * forms σ(x), σ(−x) and log σ(x) + log σ(−x) = −|x| − 2·log1p(e^−|x|) from one
+ * e = exp(−|x|), so nothing cancels or overflows, four lanes at a time in f32.
  */
 function emitSigmoid(ctx: EmitCtx): LayerCode {
   const D = numel(ctx.inShape);
+  const row = (p: string) => `(${p} + ((<usize>r * ${D}) << ${ctx.shift}))`;
   return {
-    fwd: `for (let r = 0; r < n; r++) {
-    let s: F = 0;
-    for (let j = 0; j < ${D}; j++) {
-      const k = r * ${D} + j;
-      const v = ldf(x, k);
-      const a = abs_(v);
-      const e = exp_(-a);
-      const q = <F>1 / (<F>1 + e);
-      stf(y, k, v >= 0 ? q : e * q);
-      s -= a + <F>2 * log1p_(e);
-    }
-    addf(ld, r, s);
-  }`,
+    fwd: `for (let r = 0; r < n; r++) addf(ld, r, <F>ew_sigmoid_fwd(${row("x")}, ${row("y")}, ${D}));`,
     // x = log y − log(1 − y); the inverse log-det is −log y − log(1 − y).
-    inv: `for (let r = 0; r < n; r++) {
-    let s: F = 0;
-    for (let j = 0; j < ${D}; j++) {
-      const k = r * ${D} + j;
-      const u = ldf(y, k);
-      const l0 = log_(u), l1 = log1p_(-u);
-      stf(x, k, l0 - l1);
-      s -= l0 + l1;
-    }
-    addf(ld, r, s);
-  }`,
+    inv: `for (let r = 0; r < n; r++) addf(ld, r, <F>ew_sigmoid_inv(${row("y")}, ${row("x")}, ${D}));`,
     // dy/dx = σ(x)σ(−x); d(log-det)/dx = σ(−x) − σ(x).
-    bwd: `for (let k = 0; k < n * ${D}; k++) {
-    const v = ldf(x, k);
-    const e = exp_(-abs_(v));
-    const q = <F>1 / (<F>1 + e);
-    const s = v >= 0 ? q : e * q;
-    const t = v >= 0 ? e * q : q;
-    stf(gx, k, ldf(gy, k) * s * t + gld * (t - s));
-  }`,
+    bwd: `ew_sigmoid_bwd(x, gy, gx, n * ${D}, gld);`,
   };
 }

@@ -76,23 +76,36 @@ export function conv_tmp_size(CIN: i32, COUT: i32, H: i32, W: i32, K: i32): i32 
   }
 }
 
+/** Writes `count` zero floats. */
+@inline function zeroRow(dst: usize, count: i32): void {
+  const z = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= count; i += 4) v128.store(dst + (<usize>i << 2), z);
+  for (; i < count; i++) store<f32>(dst + (<usize>i << 2), 0);
+}
+
 /**
- * Copies C planes of H×W floats at src into dst as planes of (H+2p)×(W+2p)
- * with the image at (p, p). The border must already be zero (see padZero).
+ * Writes C planes of H×W floats at src to dst as planes of (H+2p)×(W+2p)
+ * with the image at (p, p) and zeros around it, then 16 zero floats of
+ * slack for the tiles' over-reads. Borders are rewritten every time, so the
+ * scratch needs no clearing between calls.
  */
 function padPlanes(src: usize, dst: usize, C: i32, H: i32, W: i32, p: i32): void {
   const Wp = W + 2 * p;
   const planeB = <usize>((H + 2 * p) * Wp) << 2;
-  const rowB = <usize>Wp << 2;
+  let s = src;
   for (let c = 0; c < C; c++) {
-    let d = dst + <usize>c * planeB + <usize>(p * Wp + p) * 4;
-    let s = src + (<usize>(c * H * W) << 2);
+    const base = dst + <usize>c * planeB;
+    zeroRow(base, p * Wp + p);
     for (let h = 0; h < H; h++) {
-      copyRow(d, s, W);
-      d += rowB;
+      const row = base + (<usize>((p + h) * Wp + p) << 2);
+      copyRow(row, s, W);
       s += <usize>W << 2;
+      // right border of this row and left border of the next; after the last row, the bottom rows
+      zeroRow(row + (<usize>W << 2), h + 1 < H ? 2 * p : p + p * Wp);
     }
   }
+  zeroRow(dst + <usize>C * planeB, 16);
 }
 
 /** Byte offsets of the reduction index t = (c, ky, kx) into the padded input. */
@@ -197,23 +210,25 @@ function ot_1x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d:
  * out[o] = bias[o] + Σ_t Wm[o·T + t] · src[tab[t] + position]; rowInB is the
  * byte distance between successive rows of the (padded) source.
  */
-export let CONV_ORDER: i32 = 0;
-function outConvO(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usize, COUT: i32, HO: i32, WO: i32, rowInB: usize): void {
+function outConv(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usize, COUT: i32, HO: i32, WO: i32, rowInB: usize): void {
   const wrb = <usize>T << 2;
   const planeB = <usize>(HO * WO) << 2;
-  for (let o = 0; o < COUT; o += 4) {
-    const R = min(COUT - o, 4);
-    const Wo = Wm + <usize>o * wrb;
-    const bo = bias != 0 ? bias + (<usize>o << 2) : 0;
-    const maxV = R > 2 ? 2 : 4;
-    for (let h = 0; h < HO; h++) {
-      const s = src + <usize>h * rowInB;
-      const d = y + <usize>o * planeB + (<usize>(h * WO) << 2);
-      for (let w = 0; w < WO; w += 4 * maxV) {
-        const rem = WO - w;
-        const V = min(maxV, (rem + 3) >> 2);
-        const L = rem - 4 * (V - 1) >= 4 ? 4 : rem - 4 * (V - 1);
-        const sw = s + (<usize>w << 2), dw = d + (<usize>w << 2);
+  // Runs of 8 pixels for 4-channel tiles (16 with ≤ 2 channels) keep 8 accumulators.
+  // Pixels outermost: the run's input columns stay in L1 while the weights stream.
+  const runV = COUT > 2 ? 2 : 4;
+  for (let h = 0; h < HO; h++) {
+    const s = src + <usize>h * rowInB;
+    const d = y + (<usize>(h * WO) << 2);
+    for (let w = 0; w < WO; w += 4 * runV) {
+      const rem = WO - w;
+      const V = min(runV, (rem + 3) >> 2);
+      const L = rem - 4 * (V - 1) >= 4 ? 4 : rem - 4 * (V - 1);
+      const sw = s + (<usize>w << 2), dw0 = d + (<usize>w << 2);
+      for (let o = 0; o < COUT; o += 4) {
+        const R = min(COUT - o, 4);
+        const Wo = Wm + <usize>o * wrb;
+        const bo = bias != 0 ? bias + (<usize>o << 2) : 0;
+        const dw = dw0 + <usize>o * planeB;
         if (R == 4) {
           if (V == 2) ot_4x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
           else ot_4x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
@@ -229,43 +244,6 @@ function outConvO(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usi
           if (V == 4) ot_1x4(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
           else if (V == 3) ot_1x3(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
           else if (V == 2) ot_1x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-          else ot_1x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-        }
-      }
-    }
-  }
-}
-function outConv(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usize, COUT: i32, HO: i32, WO: i32, rowInB: usize): void {
-  if (CONV_ORDER == 1) { outConvO(Wm, bias, src, tab, T, y, COUT, HO, WO, rowInB); return; }
-  outConvR(Wm, bias, src, tab, T, y, COUT, HO, WO, rowInB);
-}
-function outConvR(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usize, COUT: i32, HO: i32, WO: i32, rowInB: usize): void {
-  const wrb = <usize>T << 2;
-  const planeB = <usize>(HO * WO) << 2;
-  for (let h = 0; h < HO; h++) {
-    const s = src + <usize>h * rowInB;
-    const d = y + (<usize>(h * WO) << 2);
-    for (let w = 0; w < WO; w += 8) {
-      const rem = WO - w;
-      const sw = s + (<usize>w << 2), dw0 = d + (<usize>w << 2);
-      for (let o = 0; o < COUT; o += 4) {
-        const R = min(COUT - o, 4);
-        const Wo = Wm + <usize>o * wrb;
-        const bo = bias != 0 ? bias + (<usize>o << 2) : 0;
-        const dw = dw0 + <usize>o * planeB;
-        const V = min(2, (rem + 3) >> 2);
-        const L = rem - 4 * (V - 1) >= 4 ? 4 : rem - 4 * (V - 1);
-        if (R == 4) {
-          if (V == 2) ot_4x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-          else ot_4x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-        } else if (R == 3) {
-          if (V == 2) ot_3x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-          else ot_3x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-        } else if (R == 2) {
-          if (V == 2) ot_2x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-          else ot_2x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-        } else {
-          if (V == 2) ot_1x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
           else ot_1x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
         }
       }
@@ -300,8 +278,6 @@ function convRows32(Wm: usize, bias: usize, x: usize, y: usize, n: i32, CIN: i32
   }
   const Hp = H + 2 * p, Wp = W + 2 * p;
   buildTable(tab, CIN, K, (Hp * Wp) << 2, Wp << 2);
-  // The border and the slack stay zero for every row; only the interior is rewritten.
-  memory.fill(tmp, 0, (<usize>(CIN * Hp * Wp + 16)) << 2);
   for (let r = 0; r < n; r++) {
     padPlanes(x + (<usize>r * <usize>xs << 2), tmp, CIN, H, W, p);
     outConv(Wm, bias, tmp, tab, T, y + (<usize>r * <usize>ys << 2), COUT, H, W, <usize>Wp << 2);
@@ -576,12 +552,13 @@ export function conv_bwd_x(W: usize, gy: usize, gx: usize, n: i32, CIN: i32, COU
 
 /**
  * Copies C planes of H rows × W floats into planes of H rows × WG floats
- * (WG = W rounded up to 4); the lanes past W must already be zero.
+ * (WG = W rounded up to 4) with zeros past W.
  */
 function padRows(src: usize, dst: usize, C: i32, H: i32, W: i32, WG: i32): void {
   let d = dst, s = src;
   for (let k = 0; k < C * H; k++) {
     copyRow(d, s, W);
+    zeroRow(d + (<usize>W << 2), WG - W);
     d += <usize>WG << 2;
     s += <usize>W << 2;
   }
@@ -604,10 +581,6 @@ export function conv_bwd_w(x: usize, gy: usize, gW: usize, gb: usize, n: i32, CI
     const direct = (HW & 3) == 0;
     const WG = (HW + 3) & ~3;
     buildTable(tab, CIN, 1, (direct ? HW : WG) << 2, 0);
-    if (!direct) {
-      memory.fill(tmp, 0, <usize>(CIN * WG + 16) << 2);
-      memory.fill(gq, 0, <usize>(COUT * WG) << 2);
-    }
     for (let r = 0; r < n; r++) {
       const xr = x + (<usize>r * <usize>xs << 2);
       const gyr = gy + (<usize>r * <usize>gys << 2);
@@ -624,8 +597,6 @@ export function conv_bwd_w(x: usize, gy: usize, gW: usize, gb: usize, n: i32, CI
   const Hp = H + 2 * p, Wp = W_ + 2 * p;
   const WG = (W_ + 3) & ~3;
   buildTable(tab, CIN, K, (Hp * Wp) << 2, Wp << 2);
-  memory.fill(tmp, 0, (<usize>(CIN * Hp * Wp + 16)) << 2);
-  memory.fill(gq, 0, <usize>(COUT * H * WG) << 2);
   for (let r = 0; r < n; r++) {
     const gyr = gy + (<usize>r * <usize>gys << 2);
     padPlanes(x + (<usize>r * <usize>xs << 2), tmp, CIN, H, W_, p);

@@ -59,7 +59,11 @@ import { F } from "./prec";
   return f32x4.add(acc, f32x4.mul(a, b));
 }
 
-/** Up to this many inputs the forward pass uses the column form, beyond it dot tiles (measured). */
+/**
+ * Up to this many inputs (and with at least four outputs, so that column
+ * vectors are full) the forward pass uses the column form; beyond it, dot
+ * tiles are faster (measured).
+ */
 const COLUMN_MAX_IN: i32 = 32;
 
 // ---------------------------------------------------------------------------
@@ -264,38 +268,46 @@ function fwdDot(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i3
   }
 }
 
-function col1(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(1, false, W, b, x, y, n, inb, m, xsb, ysb); }
-function col2(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(2, false, W, b, x, y, n, inb, m, xsb, ysb); }
-function col3(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(3, false, W, b, x, y, n, inb, m, xsb, ysb); }
-function col4(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(4, false, W, b, x, y, n, inb, m, xsb, ysb); }
-function col5(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(5, false, W, b, x, y, n, inb, m, xsb, ysb); }
-function col6(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(6, false, W, b, x, y, n, inb, m, xsb, ysb); }
-function col7(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(7, false, W, b, x, y, n, inb, m, xsb, ysb); }
-function col8(W: usize, b: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(8, false, W, b, x, y, n, inb, m, xsb, ysb); }
-function col8add(W: usize, x: usize, y: usize, n: i32, inb: usize, m: i32, xsb: usize, ysb: usize): void { columnBlock(8, true, W, 0, x, y, n, inb, m, xsb, ysb); }
+/** IN = K ≤ 8: one chunk per 4-output block; K is also the weight row stride. */
+@inline function fwdNarrow(K: i32, W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void {
+  const xsb = <usize>xs << 2, ysb = <usize>ys << 2, inb = <usize>K << 2;
+  for (let o = 0; o < OUT; o += 4) {
+    const m = min(OUT - o, 4);
+    columnBlock(K, false, W + <usize>o * inb, b != 0 ? b + (<usize>o << 2) : 0, x, y + (<usize>o << 2), n, inb, m, xsb, ysb);
+  }
+}
+
+function fwdNarrow1(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(1, W, b, x, y, n, OUT, xs, ys); }
+function fwdNarrow2(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(2, W, b, x, y, n, OUT, xs, ys); }
+function fwdNarrow3(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(3, W, b, x, y, n, OUT, xs, ys); }
+function fwdNarrow4(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(4, W, b, x, y, n, OUT, xs, ys); }
+function fwdNarrow5(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(5, W, b, x, y, n, OUT, xs, ys); }
+function fwdNarrow6(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(6, W, b, x, y, n, OUT, xs, ys); }
+function fwdNarrow7(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(7, W, b, x, y, n, OUT, xs, ys); }
+function fwdNarrow8(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(8, W, b, x, y, n, OUT, xs, ys); }
 
 /**
- * Forward by columns for any IN: per block of four outputs, the first
- * chunk of inputs (IN mod 8, or 8) writes bias + partial sums, and every
- * further chunk of 8 adds to them. y stays in L1 across chunks.
+ * 8 < IN: per block of four outputs, the first chunk of inputs (IN mod 8,
+ * or 8) writes bias + partial sums and each further chunk of 8 adds to
+ * them; the block's slice of y stays in L1 between chunks.
  */
-function fwdColumns(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i32, xs: i32, ys: i32): void {
+function fwdChunked(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i32, xs: i32, ys: i32): void {
   const xsb = <usize>xs << 2, ysb = <usize>ys << 2, inb = <usize>IN << 2;
   const first = (IN & 7) != 0 ? IN & 7 : 8;
   for (let o = 0; o < OUT; o += 4) {
     const m = min(OUT - o, 4);
     const wo = W + <usize>o * inb, bo = b != 0 ? b + (<usize>o << 2) : 0, yo = y + (<usize>o << 2);
-    if (first == 1) col1(wo, bo, x, yo, n, inb, m, xsb, ysb);
-    else if (first == 2) col2(wo, bo, x, yo, n, inb, m, xsb, ysb);
-    else if (first == 3) col3(wo, bo, x, yo, n, inb, m, xsb, ysb);
-    else if (first == 4) col4(wo, bo, x, yo, n, inb, m, xsb, ysb);
-    else if (first == 5) col5(wo, bo, x, yo, n, inb, m, xsb, ysb);
-    else if (first == 6) col6(wo, bo, x, yo, n, inb, m, xsb, ysb);
-    else if (first == 7) col7(wo, bo, x, yo, n, inb, m, xsb, ysb);
-    else col8(wo, bo, x, yo, n, inb, m, xsb, ysb);
+    if (first == 1) columnBlock(1, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
+    else if (first == 2) columnBlock(2, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
+    else if (first == 3) columnBlock(3, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
+    else if (first == 4) columnBlock(4, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
+    else if (first == 5) columnBlock(5, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
+    else if (first == 6) columnBlock(6, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
+    else if (first == 7) columnBlock(7, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
+    else columnBlock(8, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
     for (let i = first; i < IN; i += 8) {
       const off = <usize>i << 2;
-      col8add(wo + off, x + off, yo, n, inb, m, xsb, ysb);
+      columnBlock(8, true, wo + off, 0, x + off, yo, n, inb, m, xsb, ysb);
     }
   }
 }
@@ -418,6 +430,245 @@ function axpyAll(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usiz
   else if (rest == 1) axpyRows(1, Ap, sab, skb, B, sbb, Cp, scb, J, K, acc);
 }
 
+// ---------------------------------------------------------------------------
+// Gradients, f32: narrow shapes
+// ---------------------------------------------------------------------------
+
+/**
+ * gx for IN = K ∈ {2, 3}: gx[r, k] = Σ_o gy[r, o]·W[o, k] as dot products
+ * over o, four outputs per step, with W's rows de-interleaved into columns
+ * on the fly. R rows per tile (R·K ≤ 8); outputs past a multiple of four
+ * are added lane-wise before the store.
+ */
+@inline function bxNarrowTile(K: i32, R: i32, W: usize, gy: usize, gx: usize, OUT: i32, gysb: usize, gxsb: usize): void {
+  const z = f32x4.splat(0);
+  let a00 = z, a01 = z, a02 = z, a10 = z, a11 = z, a12 = z;
+  let a20 = z, a21 = z, a30 = z, a31 = z;
+  const g1 = gy + gysb, g2 = g1 + gysb, g3 = g2 + gysb;
+  const o4 = <usize>(OUT & ~3) << 2;
+  let wp = W;
+  for (let ob: usize = 0; ob < o4; ob += 16) {
+    let c0 = z, c1 = z, c2 = z;
+    if (K == 2) {
+      const p = v128.load(wp), q = v128.load(wp, 16);
+      c0 = f32x4.shuffle(p, q, 0, 2, 4, 6);
+      c1 = f32x4.shuffle(p, q, 1, 3, 5, 7);
+    } else {
+      const p = v128.load(wp), q = v128.load(wp, 16), t = v128.load(wp, 32);
+      c0 = f32x4.shuffle(f32x4.shuffle(p, q, 0, 3, 6, 7), t, 0, 1, 2, 5);
+      c1 = f32x4.shuffle(f32x4.shuffle(p, q, 1, 4, 7, 7), t, 0, 1, 2, 6);
+      c2 = f32x4.shuffle(f32x4.shuffle(p, q, 2, 5, 5, 5), t, 0, 1, 4, 7);
+    }
+    wp += <usize>K << 4;
+    const v0 = v128.load(gy + ob);
+    a00 = madd(a00, v0, c0);
+    a01 = madd(a01, v0, c1);
+    if (K > 2) a02 = madd(a02, v0, c2);
+    if (R > 1) {
+      const v1 = v128.load(g1 + ob);
+      a10 = madd(a10, v1, c0);
+      a11 = madd(a11, v1, c1);
+      if (K > 2) a12 = madd(a12, v1, c2);
+    }
+    if (R > 2) {
+      const v2 = v128.load(g2 + ob);
+      a20 = madd(a20, v2, c0);
+      a21 = madd(a21, v2, c1);
+    }
+    if (R > 3) {
+      const v3 = v128.load(g3 + ob);
+      a30 = madd(a30, v3, c0);
+      a31 = madd(a31, v3, c1);
+    }
+  }
+  // Lane r of s_k is gx[r, k].
+  let s0 = hsum4(a00, a10, a20, a30);
+  let s1 = hsum4(a01, a11, a21, a31);
+  let s2 = K > 2 ? hsum4(a02, a12, z, z) : z;
+  for (let ob = o4; ob < (<usize>OUT << 2); ob += 4) {
+    let g = v128.load32_zero(gy + ob);
+    if (R > 1) g = v128.load32_lane(g1 + ob, g, 1);
+    if (R > 2) g = v128.load32_lane(g2 + ob, g, 2);
+    if (R > 3) g = v128.load32_lane(g3 + ob, g, 3);
+    s0 = madd(s0, g, v128.load32_splat(wp));
+    s1 = madd(s1, g, v128.load32_splat(wp, 4));
+    if (K > 2) s2 = madd(s2, g, v128.load32_splat(wp, 8));
+    wp += <usize>K << 2;
+  }
+  storeColumn(R, gx, gxsb, s0);
+  storeColumn(R, gx + 4, gxsb, s1);
+  if (K > 2) storeColumn(R, gx + 8, gxsb, s2);
+}
+
+function bx2_4(W: usize, gy: usize, gx: usize, OUT: i32, gysb: usize, gxsb: usize): void { bxNarrowTile(2, 4, W, gy, gx, OUT, gysb, gxsb); }
+function bx2_1(W: usize, gy: usize, gx: usize, OUT: i32, gysb: usize, gxsb: usize): void { bxNarrowTile(2, 1, W, gy, gx, OUT, gysb, gxsb); }
+function bx3_2(W: usize, gy: usize, gx: usize, OUT: i32, gysb: usize, gxsb: usize): void { bxNarrowTile(3, 2, W, gy, gx, OUT, gysb, gxsb); }
+function bx3_1(W: usize, gy: usize, gx: usize, OUT: i32, gysb: usize, gxsb: usize): void { bxNarrowTile(3, 1, W, gy, gx, OUT, gysb, gxsb); }
+
+function bwdXNarrow(W: usize, gy: usize, gx: usize, n: i32, IN: i32, OUT: i32, gys: i32, gxs: i32): void {
+  const gysb = <usize>gys << 2, gxsb = <usize>gxs << 2;
+  let r = 0;
+  if (IN == 2) {
+    for (; r + 4 <= n; r += 4) bx2_4(W, gy + <usize>r * gysb, gx + <usize>r * gxsb, OUT, gysb, gxsb);
+    for (; r < n; r++) bx2_1(W, gy + <usize>r * gysb, gx + <usize>r * gxsb, OUT, gysb, gxsb);
+  } else {
+    for (; r + 2 <= n; r += 2) bx3_2(W, gy + <usize>r * gysb, gx + <usize>r * gxsb, OUT, gysb, gxsb);
+    if (r < n) bx3_1(W, gy + <usize>r * gysb, gx + <usize>r * gxsb, OUT, gysb, gxsb);
+  }
+}
+
+/**
+ * gx for OUT = K ≤ 3 outputs: the K weight rows of one 8-column slice stay
+ * in registers while every row of the chunk streams through, so there is
+ * no per-tile overhead for such short reductions.
+ */
+@inline function bxFewOut(K: i32, W: usize, gy: usize, gx: usize, n: i32, IN: i32, gysb: usize, gxsb: usize): void {
+  const z = f32x4.splat(0);
+  const inb = <usize>IN << 2;
+  let j = 0;
+  for (; j + 8 <= IN; j += 8) {
+    const off = <usize>j << 2;
+    const w00 = v128.load(W + off), w01 = v128.load(W + off, 16);
+    const w10 = K > 1 ? v128.load(W + inb + off) : z, w11 = K > 1 ? v128.load(W + inb + off, 16) : z;
+    const w20 = K > 2 ? v128.load(W + 2 * inb + off) : z, w21 = K > 2 ? v128.load(W + 2 * inb + off, 16) : z;
+    let gp = gy, xp = gx + off;
+    for (let r = 0; r < n; r++) {
+      const s0 = v128.load32_splat(gp);
+      let e0 = f32x4.mul(s0, w00), e1 = f32x4.mul(s0, w01);
+      if (K > 1) {
+        const s1 = v128.load32_splat(gp, 4);
+        e0 = madd(e0, s1, w10);
+        e1 = madd(e1, s1, w11);
+      }
+      if (K > 2) {
+        const s2 = v128.load32_splat(gp, 8);
+        e0 = madd(e0, s2, w20);
+        e1 = madd(e1, s2, w21);
+      }
+      v128.store(xp, e0);
+      v128.store(xp, e1, 16);
+      gp += gysb;
+      xp += gxsb;
+    }
+  }
+  for (; j < IN; j += 4) {
+    const off = <usize>j << 2;
+    const L = min(IN - j, 4);
+    const w0 = loadK(W + off, L);
+    const w1 = K > 1 ? loadK(W + inb + off, L) : z;
+    const w2 = K > 2 ? loadK(W + 2 * inb + off, L) : z;
+    let gp = gy, xp = gx + off;
+    for (let r = 0; r < n; r++) {
+      let e = f32x4.mul(v128.load32_splat(gp), w0);
+      if (K > 1) e = madd(e, v128.load32_splat(gp, 4), w1);
+      if (K > 2) e = madd(e, v128.load32_splat(gp, 8), w2);
+      storeK(xp, e, L);
+      gp += gysb;
+      xp += gxsb;
+    }
+  }
+}
+
+function bxFew1(W: usize, gy: usize, gx: usize, n: i32, IN: i32, gysb: usize, gxsb: usize): void { bxFewOut(1, W, gy, gx, n, IN, gysb, gxsb); }
+function bxFew2(W: usize, gy: usize, gx: usize, n: i32, IN: i32, gysb: usize, gxsb: usize): void { bxFewOut(2, W, gy, gx, n, IN, gysb, gxsb); }
+function bxFew3(W: usize, gy: usize, gx: usize, n: i32, IN: i32, gysb: usize, gxsb: usize): void { bxFewOut(3, W, gy, gx, n, IN, gysb, gxsb); }
+
+/**
+ * gW for IN = K ≤ 3: vectorise along the outputs instead of the inputs,
+ * Gᵀ[k, o] = Σ_r x[r, k]·gy[r, o] with K × V accumulators, then
+ * interleave the K vectors back into W's [o, k] layout.
+ */
+@inline function bwNarrowTile(K: i32, V: i32, x: usize, gy: usize, gW: usize, n: i32, xsb: usize, gysb: usize): void {
+  const z = f32x4.splat(0);
+  let a00 = z, a01 = z, a02 = z, a03 = z;
+  let a10 = z, a11 = z, a12 = z, a13 = z;
+  let a20 = z, a21 = z;
+  let xp = x, gp = gy;
+  for (let r = 0; r < n; r++) {
+    const g0 = v128.load(gp);
+    const g1 = V > 1 ? v128.load(gp, 16) : z;
+    const g2 = V > 2 ? v128.load(gp, 32) : z;
+    const g3 = V > 3 ? v128.load(gp, 48) : z;
+    const s0 = v128.load32_splat(xp);
+    a00 = madd(a00, s0, g0);
+    if (V > 1) a01 = madd(a01, s0, g1);
+    if (V > 2) a02 = madd(a02, s0, g2);
+    if (V > 3) a03 = madd(a03, s0, g3);
+    if (K > 1) {
+      const s1 = v128.load32_splat(xp, 4);
+      a10 = madd(a10, s1, g0);
+      if (V > 1) a11 = madd(a11, s1, g1);
+      if (V > 2) a12 = madd(a12, s1, g2);
+      if (V > 3) a13 = madd(a13, s1, g3);
+    }
+    if (K > 2) {
+      const s2 = v128.load32_splat(xp, 8);
+      a20 = madd(a20, s2, g0);
+      if (V > 1) a21 = madd(a21, s2, g1);
+    }
+    xp += xsb;
+    gp += gysb;
+  }
+  addInterleaved(K, gW, a00, a10, a20);
+  if (V > 1) addInterleaved(K, gW + (<usize>K << 4), a01, a11, a21);
+  if (V > 2) addInterleaved(K, gW + (<usize>K << 5), a02, a12, z);
+  if (V > 3) addInterleaved(K, gW + <usize>K * 48, a03, a13, z);
+}
+
+/** gW[o+j, k] += a_k[j] for four outputs o+j, K ∈ 1..3 inputs (4K contiguous floats). */
+@inline function addInterleaved(K: i32, p: usize, a0: v128, a1: v128, a2: v128): void {
+  if (K == 1) {
+    v128.store(p, f32x4.add(v128.load(p), a0));
+  } else if (K == 2) {
+    v128.store(p, f32x4.add(v128.load(p), f32x4.shuffle(a0, a1, 0, 4, 1, 5)));
+    v128.store(p, f32x4.add(v128.load(p, 16), f32x4.shuffle(a0, a1, 2, 6, 3, 7)), 16);
+  } else {
+    const v0 = f32x4.shuffle(f32x4.shuffle(a0, a1, 0, 4, 1, 5), a2, 0, 1, 4, 2);
+    const v1 = f32x4.shuffle(f32x4.shuffle(a1, a2, 1, 5, 2, 6), a0, 0, 1, 6, 2);
+    const v2 = f32x4.shuffle(a2, f32x4.shuffle(a0, a1, 3, 7, 3, 7), 2, 4, 5, 3);
+    v128.store(p, f32x4.add(v128.load(p), v0));
+    v128.store(p, f32x4.add(v128.load(p, 16), v1), 16);
+    v128.store(p, f32x4.add(v128.load(p, 32), v2), 32);
+  }
+}
+
+function bw1_4(x: usize, gy: usize, gW: usize, n: i32, xsb: usize, gysb: usize): void { bwNarrowTile(1, 4, x, gy, gW, n, xsb, gysb); }
+function bw1_1(x: usize, gy: usize, gW: usize, n: i32, xsb: usize, gysb: usize): void { bwNarrowTile(1, 1, x, gy, gW, n, xsb, gysb); }
+function bw2_4(x: usize, gy: usize, gW: usize, n: i32, xsb: usize, gysb: usize): void { bwNarrowTile(2, 4, x, gy, gW, n, xsb, gysb); }
+function bw2_1(x: usize, gy: usize, gW: usize, n: i32, xsb: usize, gysb: usize): void { bwNarrowTile(2, 1, x, gy, gW, n, xsb, gysb); }
+function bw3_2(x: usize, gy: usize, gW: usize, n: i32, xsb: usize, gysb: usize): void { bwNarrowTile(3, 2, x, gy, gW, n, xsb, gysb); }
+function bw3_1(x: usize, gy: usize, gW: usize, n: i32, xsb: usize, gysb: usize): void { bwNarrowTile(3, 1, x, gy, gW, n, xsb, gysb); }
+
+function bwdWNarrow(x: usize, gy: usize, gW: usize, n: i32, IN: i32, OUT: i32, xsb: usize, gysb: usize): void {
+  const V = IN == 3 ? 2 : 4;
+  let o = 0;
+  for (; o + 4 * V <= OUT; o += 4 * V) {
+    const g = gy + (<usize>o << 2), w = gW + (<usize>(o * IN) << 2);
+    if (IN == 1) bw1_4(x, g, w, n, xsb, gysb);
+    else if (IN == 2) bw2_4(x, g, w, n, xsb, gysb);
+    else bw3_2(x, g, w, n, xsb, gysb);
+  }
+  for (; o + 4 <= OUT; o += 4) {
+    const g = gy + (<usize>o << 2), w = gW + (<usize>(o * IN) << 2);
+    if (IN == 1) bw1_1(x, g, w, n, xsb, gysb);
+    else if (IN == 2) bw2_1(x, g, w, n, xsb, gysb);
+    else bw3_1(x, g, w, n, xsb, gysb);
+  }
+  for (; o < OUT; o++) {
+    for (let k = 0; k < IN; k++) {
+      let s: f32 = 0;
+      let xp = x + (<usize>k << 2), gp = gy + (<usize>o << 2);
+      for (let r = 0; r < n; r++) {
+        s += load<f32>(xp) * load<f32>(gp);
+        xp += xsb;
+        gp += gysb;
+      }
+      const q = gW + (<usize>(o * IN + k) << 2);
+      store<f32>(q, load<f32>(q) + s);
+    }
+  }
+}
+
 /**
  * gb[o] += Σ_r gy[r, o]. Rows are walked once per 16 outputs (one cache
  * line of gy per row) with four independent vector chains.
@@ -526,7 +777,15 @@ function bwdW64(x: usize, gy: usize, gW: usize, gb: usize, n: i32, IN: i32, OUT:
  */
 @inline export function dense_fwd(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i32, xs: i32, ys: i32): void {
   if (sizeof<F>() == 4) {
-    if (IN <= COLUMN_MAX_IN) fwdColumns(W, b, x, y, n, IN, OUT, xs, ys);
+    if (IN == 1) fwdNarrow1(W, b, x, y, n, OUT, xs, ys);
+    else if (IN == 2) fwdNarrow2(W, b, x, y, n, OUT, xs, ys);
+    else if (IN == 3) fwdNarrow3(W, b, x, y, n, OUT, xs, ys);
+    else if (IN == 4) fwdNarrow4(W, b, x, y, n, OUT, xs, ys);
+    else if (IN == 5) fwdNarrow5(W, b, x, y, n, OUT, xs, ys);
+    else if (IN == 6) fwdNarrow6(W, b, x, y, n, OUT, xs, ys);
+    else if (IN == 7) fwdNarrow7(W, b, x, y, n, OUT, xs, ys);
+    else if (IN == 8) fwdNarrow8(W, b, x, y, n, OUT, xs, ys);
+    else if (IN <= COLUMN_MAX_IN && OUT >= 4) fwdChunked(W, b, x, y, n, IN, OUT, xs, ys);
     else fwdDot(W, b, x, y, n, IN, OUT, xs, ys);
   } else {
     fwd64(W, b, x, y, n, IN, OUT, xs, ys);
@@ -536,11 +795,20 @@ function bwdW64(x: usize, gy: usize, gW: usize, gb: usize, n: i32, IN: i32, OUT:
 /** gx[r·gxs + i] = Σ_o gy[r·gys + o]·W[o·IN + i] (overwrites gx; gx must not overlap gy). */
 @inline export function dense_bwd_x(W: usize, gy: usize, gx: usize, n: i32, IN: i32, OUT: i32, gys: i32, gxs: i32): void {
   if (sizeof<F>() == 4) {
+    const gysb = <usize>gys << 2, gxsb = <usize>gxs << 2;
     if (IN == 1) {
       // A single input: each row is one dot product of gy_r with W, the forward shape.
       fwdDot(W, 0, gy, gx, n, OUT, 1, gys, gxs);
+    } else if (IN <= 3) {
+      bwdXNarrow(W, gy, gx, n, IN, OUT, gys, gxs);
+    } else if (OUT == 1) {
+      bxFew1(W, gy, gx, n, IN, gysb, gxsb);
+    } else if (OUT == 2) {
+      bxFew2(W, gy, gx, n, IN, gysb, gxsb);
+    } else if (OUT == 3) {
+      bxFew3(W, gy, gx, n, IN, gysb, gxsb);
     } else {
-      axpyAll(gy, <usize>gys << 2, 4, W, <usize>IN << 2, gx, <usize>gxs << 2, n, IN, OUT, false);
+      axpyAll(gy, gysb, 4, W, <usize>IN << 2, gx, gxsb, n, IN, OUT, false);
     }
   } else {
     bwdX64(W, gy, gx, n, IN, OUT, gys, gxs);
@@ -553,9 +821,8 @@ function bwdW64(x: usize, gy: usize, gW: usize, gb: usize, n: i32, IN: i32, OUT:
 @inline export function dense_bwd_w(x: usize, gy: usize, gW: usize, gb: usize, n: i32, IN: i32, OUT: i32, xs: i32, gys: i32): void {
   if (sizeof<F>() == 4) {
     const xsb = <usize>xs << 2, gysb = <usize>gys << 2;
-    if (IN == 1) {
-      // gW is then a single row over the outputs: vectorise along them.
-      axpyAll(x, 0, xsb, gy, gysb, gW, 0, 1, OUT, n, true);
+    if (IN <= 3) {
+      bwdWNarrow(x, gy, gW, n, IN, OUT, xsb, gysb);
     } else {
       axpyAll(gy, 4, gysb, x, xsb, gW, <usize>IN << 2, OUT, IN, n, true);
     }

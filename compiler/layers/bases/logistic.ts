@@ -16,20 +16,18 @@ export const logistic: BaseKind = {
   },
   emit(ctx, size) {
     const { F, off, zeroGrad, sampleRest } = latentParts(ctx, size);
-    const at = (r: string, j: string) => `${r} * ${size} + ${off} + ${j}`;
+    const row = (p: string) => `(${p} + ((<usize>r * ${size} + ${off}) << ${ctx.shift}))`;
     return {
-      // softplus(z) + softplus(−z) = |z| + 2·log1p(e^−|z|), exact at both tails.
-      logp: `for (let r = 0; r < n; r++) {
-    let s: f64 = 0;
-    for (let j = 0; j < ${F}; j++) { const a = abs_(ldf(z, ${at("r", "j")})); s += <f64>(a + <F>2 * log1p_(exp_(-a))); }
-    stf(out, r, <F>(-s));
-  }`,
+      // softplus(z) + softplus(−z) = |z| + 2·log1p(e^−|z|), exact at both tails (ew.ts).
+      logp: `for (let r = 0; r < n; r++) stf(out, r, <F>ew_logistic_logp(${row("z")}, ${F}));`,
       // ∂ log p/∂z = 1 − 2σ(z) = −tanh(z/2).
-      grad: `${zeroGrad}
-  for (let r = 0; r < n; r++) for (let j = 0; j < ${F}; j++) stf(gz, ${at("r", "j")}, -scale * tanh_(<F>0.5 * ldf(z, ${at("r", "j")})));`,
+      grad: off === 0
+        ? `ew_logistic_grad(z, gz, n * ${size}, scale);`
+        : `${zeroGrad}
+  for (let r = 0; r < n; r++) ew_logistic_grad(${row("z")}, ${row("gz")}, ${F}, scale);`,
       sample: `for (let r = 0; r < n; r++) {
     ${sampleRest}
-    for (let j = 0; j < ${F}; j++) stf(z, ${at("r", "j")}, temp * <F>rng_logistic(ws));
+    for (let j = 0; j < ${F}; j++) stf(z, r * ${size} + ${off} + j, temp * <F>rng_logistic(ws));
   }`,
     };
   },

@@ -45,11 +45,7 @@ export const normal: BaseKind = {
     if (ctx.opts.params !== "learned") {
       const c = -0.5 * F * Math.log(2 * Math.PI);
       return {
-        logp: `for (let r = 0; r < n; r++) {
-    let s: f64 = 0;
-    for (let j = 0; j < ${F}; j++) { const v = <f64>ldf(z, ${at("r", "j")}); s += v * v; }
-    stf(out, r, <F>(${c} - 0.5 * s));
-  }`,
+        logp: `for (let r = 0; r < n; r++) { const zr = z + ((<usize>r * ${size} + ${off}) << ${ctx.shift}); stf(out, r, <F>(${c} - 0.5 * ew_dot(zr, zr, ${F}))); }`,
         grad: off === 0
           ? `ew_axpb(z, gz, n * ${size}, -scale, <F>0);`
           : `${zeroGrad}
