@@ -254,7 +254,7 @@ describe("base logistic", () => {
   });
 });
 
-// With a `split`, the base owns only the final part of each latent row.
+// With a `split`, the base sees only the final part of each latent row; the module scores the rest.
 describe.skipIf(!layers.split.emit)("bases after a split", () => {
   it.each(["normal learned", "logistic"])("base %s scores only the final part", async (base) => {
     const flow = await build(`input [4]\naffine\nsplit\nbase ${base}\n`);

@@ -64,10 +64,12 @@ describe.each(kinds.map((k) => [k.name, k] as const))("layer %s", (_name, kind) 
         expect(r.offDiagonal, `layer ${l.index} is elementwise at init`).toBeLessThan(1e-8);
       }
     }
-    perturb(flow, 3);
-    const xs = layerInputs(flow, x);
+    // Large perturbations: with small ones a conditioner barely moves ∂L/∂x, and gradient bugs hide.
+    perturb(flow, 3, 0.5);
+    const context = flow.contextSize ? Float64Array.from({ length: 4 * flow.contextSize }, gaussian(mulberry(9))) : undefined;
+    const xs = layerInputs(flow, x, context);
     for (const l of flow.manifest.layers) {
-      const r = checkLayer(flow, l.index, xs[l.index], { seed: 4 + l.index });
+      const r = checkLayer(flow, l.index, xs[l.index], { seed: 4 + l.index, context });
       const where = `layer ${l.index} (${l.text})`;
       expect(r.inverseErr, `${where}: inverse`).toBeLessThan(1e-9);
       expect(r.logdetSumErr, `${where}: log-dets sum to 0`).toBeLessThan(1e-9);

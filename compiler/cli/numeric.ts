@@ -36,6 +36,8 @@ export interface CheckOptions {
   maxParamEntries?: number;
   /** Compute the off-diagonal Jacobian magnitude. */
   offDiagonal?: boolean;
+  /** Context rows (n × contextSize) for conditional flows; random if absent. */
+  context?: ArrayLike<number>;
 }
 
 /** Small seeded PRNG for test inputs (not the flow's RNG). */
@@ -103,6 +105,14 @@ export function checkLayer(flow: Flow, i: number, x: ArrayLike<number>, opts: Ch
   const zl = mem.ws + man.workspace.z, gzl = mem.ws + man.workspace.gz;
   const latentN = n * man.latentSize;
   const seedWs = () => e.seed(mem.ws, 12345);
+  // Conditional flows: a fixed random context (zeros would hide context bugs).
+  let cx = 0;
+  if (flow.contextSize > 0) {
+    const k = flow.contextSize;
+    const c = opts.context ?? Float64Array.from({ length: n * k }, gauss);
+    flow.view(mem.CX, n * k).set(c as FloatArray);
+    cx = mem.CX;
+  }
 
   // Buffers: X (input), Z (output y), LD, GX, GZ (gy), OUT reused.
   const X = mem.X, Y = mem.Z, LD = mem.LD, GY = mem.GZ, GX = mem.GX;
@@ -114,7 +124,7 @@ export function checkLayer(flow: Flow, i: number, x: ArrayLike<number>, opts: Ch
     flow.view(LD, n).fill(0);
     flow.view(zl, latentN).fill(0);
     seedWs();
-    e.layer_fwd(i, mem.P, mem.ws, X, Y, LD, n, 0);
+    e.layer_fwd(i, mem.P, mem.ws, X, Y, LD, n, cx);
     return { y: get(Y, n * Dout), ld: get(LD, n), z: get(zl, latentN) };
   };
 
@@ -122,7 +132,7 @@ export function checkLayer(flow: Flow, i: number, x: ArrayLike<number>, opts: Ch
   const f0 = fwd(x);
   put(Y, f0.y);
   flow.view(LD, n).fill(0);
-  e.layer_inv(i, mem.P, mem.ws, Y, X, LD, n, 0);
+  e.layer_inv(i, mem.P, mem.ws, Y, X, LD, n, cx);
   const xr = get(X, n * Din), ldi = get(LD, n);
   let inverseErr = 0, logdetSumErr = 0;
   for (let k = 0; k < xr.length; k++) inverseErr = Math.max(inverseErr, Math.abs(xr[k] - x[k]));
@@ -167,7 +177,7 @@ export function checkLayer(flow: Flow, i: number, x: ArrayLike<number>, opts: Ch
   put(GY, gy);
   put(gzl, gz);
   e.zero_buf(mem.G, man.paramCount);
-  e.layer_bwd(i, mem.P, mem.G, mem.ws, X, Y, GY, GX, gld, n, 0);
+  e.layer_bwd(i, mem.P, mem.G, mem.ws, X, Y, GY, GX, gld, n, cx);
   const gx = get(GX, n * Din);
   const G = get(mem.G, man.paramCount);
   const fdx = new Float64Array(n * Din);
@@ -205,16 +215,21 @@ export function checkLayer(flow: Flow, i: number, x: ArrayLike<number>, opts: Ch
 }
 
 /** Inputs of every layer for data rows x, by running the flow forward layer by layer. */
-export function layerInputs(flow: Flow, x: ArrayLike<number>): Float64Array[] {
+export function layerInputs(flow: Flow, x: ArrayLike<number>, context?: ArrayLike<number>): Float64Array[] {
   const e = flow.exports, mem = flow.mem, man = flow.manifest;
   const inputs: Float64Array[] = [Float64Array.from(x)];
   const n = x.length / man.eventSize;
+  let cx = 0;
+  if (flow.contextSize > 0 && context) {
+    flow.view(mem.CX, n * flow.contextSize).set(context as FloatArray);
+    cx = mem.CX;
+  }
   let cur = Float64Array.from(x);
   for (const L of man.layers) {
     flow.view(mem.X, cur.length).set(cur);
     flow.view(mem.LD, n).fill(0);
     e.seed(mem.ws, 12345);
-    e.layer_fwd(L.index, mem.P, mem.ws, mem.X, mem.Z, mem.LD, n, 0);
+    e.layer_fwd(L.index, mem.P, mem.ws, mem.X, mem.Z, mem.LD, n, cx);
     cur = Float64Array.from(flow.view(mem.Z, n * prod(L.outShape)));
     inputs.push(cur);
   }

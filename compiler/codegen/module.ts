@@ -133,7 +133,7 @@ function emitAll(ir: IRFlow, reg: Registry, precision: "f32" | "f64", chunk: num
       uid: (prefix) => `${prefix}_${idx < 0 ? "b" : idx}_${uidCounter++}`,
       helper: (code) => { helpers.push(code); },
       lit: floatLit,
-      net: (config: NetConfig, inDim: number, outDim: number, prefix = "net"): NetCode => {
+      net: (config: NetConfig, inDim: number | Shape, outDim: number | Shape, prefix = "net"): NetCode => {
         const kind = reg.nets[config.kind];
         if (!kind?.emit) throw new Error(`conditioner net '${config.kind}' has no kernels`);
         const sub = makeCtx(layer, (name) => paramOf(`${prefix}.${name}`), idx, {});

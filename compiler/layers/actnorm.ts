@@ -28,8 +28,8 @@ export const actnorm: LayerKind = {
   emit: emitActnorm,
   testCases: [
     { input: [1], text: "actnorm" },
-    { input: [3], text: "actnorm" },
     { input: [7], text: "actnorm; actnorm" },
+    { input: [3], text: "actnorm" },
     { input: [2, 4, 4], text: "actnorm" },
     { input: [3, 3, 5], text: "actnorm" },
     { input: [5, 1, 1], text: "actnorm" },

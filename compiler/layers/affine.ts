@@ -25,8 +25,8 @@ export const affine: LayerKind = {
   emit: emitAffine,
   testCases: [
     { input: [1], text: "affine" },
-    { input: [3], text: "affine" },
     { input: [5], text: "affine; affine" },
+    { input: [3], text: "affine" },
     { input: [2, 3, 3], text: "affine" },
     { input: [3, 2, 5], text: "affine" },
   ],

@@ -232,7 +232,7 @@ function emitCoupling(ctx: EmitCtx): LayerCode | null {
 const mlp8 = (depth: number, act = "relu") => `net=mlp(hidden=8, depth=${depth}${act === "relu" ? "" : `, act=${act}`})`;
 
 /** The numeric suite's cases: every transform × scale × mask, odd sizes, every activation,
- *  both dense nets, a parity flip and a context. The first two also run in f32. */
+ *  every net kind, parity flips and a context. The first two also run in f32. */
 const TEST_CASES: LayerTestCase[] = [
   { input: [5], text: `coupling affine mask=half ${mlp8(2)}` },
   { input: [3], text: `coupling additive mask=alternate ${mlp8(1)}` },
@@ -256,6 +256,12 @@ const TEST_CASES: LayerTestCase[] = [
   { input: [3, 4, 4], text: `coupling affine mask=channel ${mlp8(1, "elu")}; coupling affine mask=channel scale=exp ${mlp8(1)}` },
   { input: [3, 2, 3], text: `coupling affine mask=half ${mlp8(1)}` },
   { input: [2, 3, 3], text: `coupling affine mask=checker net=resnet(hidden=8, blocks=1)`, context: 2 },
+  { input: [2, 4, 4], text: "coupling affine mask=checker net=conv(hidden=8, kernel=3)" },
+  { input: [3, 4, 4], text: "coupling affine mask=channel net=conv(hidden=8, kernel=3); coupling additive mask=channel net=conv(hidden=8, kernel=1)" },
+  { input: [3, 3, 3], text: "coupling affine mask=checker scale=exp net=conv(hidden=8, kernel=3); coupling affine mask=checker net=conv(hidden=8, kernel=3)" },
+  { input: [2, 3, 4], text: "coupling additive mask=checker net=conv(hidden=8, kernel=3)" },
+  { input: [3, 2, 2], text: "coupling affine mask=channel scale=exp net=conv(hidden=8, kernel=3)", context: 2 },
+  { input: [2, 3, 3], text: "coupling affine mask=checker net=conv(hidden=8, kernel=3)", context: 2 },
 ];
 
 export const coupling: LayerKind = {

@@ -27,8 +27,8 @@ export const leaky_relu: LayerKind = {
   emit: emitLeakyRelu,
   testCases: [
     { input: [1], text: "leaky_relu" },
-    { input: [3], text: "leaky_relu slope=0.2" },
     { input: [5], text: "leaky_relu slope=3; leaky_relu slope=0.5" },
+    { input: [3], text: "leaky_relu slope=0.2" },
     { input: [2, 3, 3], text: "leaky_relu slope=0.1" },
     { input: [3, 2, 5], text: "leaky_relu slope=1" },
   ],

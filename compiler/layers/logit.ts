@@ -36,8 +36,8 @@ export const logit: LayerKind = {
   emit: emitLogit,
   testCases: [
     { input: [1], text: "logit", domain: { lo: 0, hi: 1 } },
-    { input: [3], text: "logit alpha=0", domain: { lo: 0, hi: 1 } },
     { input: [2, 3, 3], text: "logit alpha=0.1", domain: { lo: 0, hi: 1 } },
+    { input: [3], text: "logit alpha=0", domain: { lo: 0, hi: 1 } },
     { input: [5], text: "sigmoid; logit alpha=0" },
     { input: [4], text: "logit alpha=0.49", domain: { lo: 0, hi: 1 } },
   ],

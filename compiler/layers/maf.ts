@@ -116,12 +116,15 @@ export function madeTestCases(layer: string): LayerTestCase[] {
 
 /**
  * MADE (Germain et al. 2015) evaluated by the kernels. Degrees: input j has
- * degree j + 1, hidden unit k has degree k mod (D − 1) + 1 in every hidden
- * layer (the deterministic cycling order), context inputs are seen by every
- * hidden unit. A hidden unit sees the inputs and units of lower-or-equal
- * degree; output row o belongs to feature ⌊o / factor⌋ (affine: row 2i is
- * μ_i, row 2i + 1 is α_i) and sees the hidden units of degree ≤ i, so
- * feature i depends on x_<i only.
+ * degree j + 1; hidden unit k of every hidden layer has degree
+ * ⌊k·(D − 1)/H⌋ + 1, so degrees rise with k and each of 1..D − 1 gets an
+ * equal share of the units (when H ≥ D − 1); context inputs are seen by every
+ * hidden unit. A unit sees the inputs and units of lower-or-equal degree;
+ * output row o belongs to feature ⌊o / factor⌋ (affine: row 2i is μ_i, row
+ * 2i + 1 is α_i) and sees the units of degree ≤ i, so feature i depends on
+ * x_<i only. Sorted degrees make every mask row a prefix: the units of degree
+ * ≤ m are the first c(m) = ⌈m·H/(D − 1)⌉, and pass k of a sequential
+ * direction only computes those c(k) units of each hidden layer.
  *
  * The stored weights are never trusted to be masked: each call copies them
  * masked into the workspace (cheap next to the products over a chunk) and
@@ -131,7 +134,7 @@ export function madeTestCases(layer: string): LayerTestCase[] {
  * effective ones.
  */
 interface Made {
-  /** Statements (in a kernel): copy the masked weights into the workspace. */
+  /** Statement (in a kernel): copy the masked weights into the workspace. */
   prep: string;
   /** Width of a MADE input row (D + context). */
   S: number;
@@ -139,6 +142,8 @@ interface Made {
   inbuf: string;
   /** MADE outputs: n rows of factor·D (μ_i, α_i interleaved). */
   out: string;
+  /** Statement: zero the hidden activations, so units a sequential pass skips hold finite values. */
+  clear: string;
   /** Statement: run MADE on `inp` (rows of S); `k` < 0 computes every output, else only feature k's. */
   run(inp: string, k: string): string;
   /** Statement: back-propagate gOut (rows of factor·D) to gin (rows of S, or "0" for none);
@@ -166,32 +171,51 @@ function made(ctx: EmitCtx, factor: number): Made {
   const ga = ctx.slot("ga", H), gb = ctx.slot("gb", H);
   const out = ctx.slot("out", FD);
   const inbuf = C > 0 ? ctx.slot("in", S) : "";
-  const deg = (k: string) => `(${k} % ${D - 1} + 1)`;
-  // dst[o, j] = src[o, j] where the mask allows it, else 0 (dst may be src).
-  const maskLoops = (src: (l: number) => string, dst: (l: number) => string): string => {
-    const conds = (l: number) => (l === 0 ? `j >= ${D} || j < ${deg("o")}` : l < depth ? `${deg("j")} <= ${deg("o")}` : `${deg("j")} <= o / ${factor}`);
-    return Array.from({ length: depth + 1 }, (_, l) => `for (let o = 0; o < ${outDim(l)}; o++) for (let j = 0; j < ${inDim(l)}; j++) {
-    const q = o * ${inDim(l)} + j;
-    stf(${dst(l)}, q, ${conds(l)} ? ldf(${src(l)}, q) : <F>0);
-  }`).join("\n  ");
-  };
   const id = ctx.uid("made");
+  const deg = `${id}_deg`, units = `${id}_units`;
+  ctx.helper(`/** Degree of hidden unit k. */
+@inline function ${deg}(k: i32): i32 { return k * ${D - 1} / ${H} + 1; }
+/** Number of hidden units of degree ≤ m (they come first). */
+@inline function ${units}(m: i32): i32 { return (m * ${H} + ${D - 2}) / ${D - 1}; }`);
+  // Row o of layer l keeps columns [0, keep) and zeroes [keep, end); layer 0 keeps the context columns.
+  const maskLoops = (src: (l: number) => string, dst: (l: number) => string): string =>
+    Array.from({ length: depth + 1 }, (_, l) => {
+      const keep = l === 0 ? `${deg}(o)` : l < depth ? `${units}(${deg}(o))` : `${units}(o / ${factor})`;
+      const end = l === 0 ? D : H;
+      return `for (let o = 0; o < ${outDim(l)}; o++) {
+    const keep = ${keep};
+    const s = at(${src(l)}, o * ${inDim(l)}), d = at(${dst(l)}, o * ${inDim(l)});
+    if (d != s) copy(d, s, ${inDim(l)});
+    zero(at(d, keep), ${end} - keep);
+  }`;
+    }).join("\n  ");
   ctx.helper(`function ${id}_prep(P: usize, ws: usize): void {
   ${maskLoops(W, MW)}
 }`);
   ctx.helper(`function ${id}_gmask(G: usize): void {
   ${maskLoops(gW, gW)}
 }`);
-  // Hidden activations are stored after the relu; relu' is read from them (h > 0 ⇔ pre > 0).
-  const fwdLines = [`dense_fwd(${MW(0)}, ${B(0)}, inp, ${hid[0]}, n, ${S}, ${H}, ${S}, ${H});`, `relu_fwd(${hid[0]}, ${hid[0]}, n * ${H});`];
-  for (let l = 1; l < depth; l++) {
-    fwdLines.push(`dense_fwd(${MW(l)}, ${B(l)}, ${hid[l - 1]}, ${hid[l]}, n, ${H}, ${H}, ${H}, ${H});`, `relu_fwd(${hid[l]}, ${hid[l]}, n * ${H});`);
-  }
+  // Hidden activations are stored after the relu, in place; relu' is read from them
+  // (h > 0 ⇔ pre > 0). Pass k of a sequential direction computes the first c(k) units only.
+  const hidLines = (rows: string) => {
+    const lines = [`dense_fwd(${MW(0)}, ${B(0)}, inp, ${hid[0]}, n, ${S}, ${rows}, ${S}, ${H});`, `relu_fwd(${hid[0]}, ${hid[0]}, n * ${H});`];
+    for (let l = 1; l < depth; l++) {
+      lines.push(`dense_fwd(${MW(l)}, ${B(l)}, ${hid[l - 1]}, ${hid[l]}, n, ${H}, ${rows}, ${H}, ${H});`, `relu_fwd(${hid[l]}, ${hid[l]}, n * ${H});`);
+    }
+    return lines.join("\n    ");
+  };
   const last = hid[depth - 1];
   ctx.helper(`function ${id}_run(P: usize, ws: usize, inp: usize, n: i32, k: i32): void {
-  ${fwdLines.join("\n  ")}
-  if (k < 0) dense_fwd(${MW(depth)}, ${B(depth)}, ${last}, ${out}, n, ${H}, ${FD}, ${H}, ${FD});
-  else dense_fwd(${MW(depth)} + (<usize>(k * ${factor * H}) << ${sh}), ${B(depth)} + (<usize>(k * ${factor}) << ${sh}), ${last}, ${out} + (<usize>(k * ${factor}) << ${sh}), n, ${H}, ${factor}, ${H}, ${FD});
+  if (k < 0) {
+    ${hidLines(String(H))}
+    dense_fwd(${MW(depth)}, ${B(depth)}, ${last}, ${out}, n, ${H}, ${FD}, ${H}, ${FD});
+  } else {
+    const c = ${units}(k);
+    if (c > 0) {
+    ${hidLines("c")}
+    }
+    dense_fwd(${MW(depth)} + (<usize>(k * ${factor * H}) << ${sh}), ${B(depth)} + (<usize>(k * ${factor}) << ${sh}), ${last}, ${out} + (<usize>(k * ${factor}) << ${sh}), n, ${H}, ${factor}, ${H}, ${FD});
+  }
 }`);
   // Gradient ping-pong between ga and gb, from the output layer down to the input layer.
   const backLines = [
@@ -225,6 +249,7 @@ function made(ctx: EmitCtx, factor: number): Made {
     S,
     inbuf,
     out,
+    clear: hid.map((h) => `zero(${h}, n * ${H});`).join(" "),
     run: (inp, k) => `${id}_run(P, ws, ${inp}, n, ${k});`,
     back: (inp, gout, gin, params) => `${id}_back(P, G, ws, ${inp}, ${gout}, ${gin}, n, ${params});`,
     fill,
@@ -271,6 +296,7 @@ export function emitAutoregressive(ctx: EmitCtx, layer: "maf" | "iaf"): LayerCod
   // Sequential passes: MADE on dst as it is built, one feature per pass.
   const sequential = (src: string, dst: string, normalize: boolean): string => `${m.prep}
   zero(${dst}, n * ${D});
+  ${m.clear}
   ${m.fill(dst)}
   for (let k = 0; k < ${D}; k++) {
     ${m.run(ctxIn ? m.inbuf : dst, "k")}

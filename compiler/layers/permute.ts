@@ -81,9 +81,9 @@ export const permute: LayerKind = {
   emit: emitPermute,
   testCases: [
     { input: [1], text: "permute" },
+    { input: [7], text: "affine; permute random seed=3; affine" },
     { input: [3], text: "permute reverse" },
     { input: [6], text: "permute random seed=7" },
-    { input: [7], text: "affine; permute random seed=3; affine" },
     { input: [2, 4, 4], text: "permute reverse" },
     { input: [5, 2, 3], text: "permute random seed=11" },
   ],

@@ -21,8 +21,8 @@ export const sigmoid: LayerKind = {
   emit: emitSigmoid,
   testCases: [
     { input: [1], text: "sigmoid" },
-    { input: [3], text: "sigmoid" },
     { input: [2, 3, 3], text: "sigmoid" },
+    { input: [3], text: "sigmoid" },
     { input: [5], text: "affine; sigmoid" },
   ],
 };

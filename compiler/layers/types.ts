@@ -164,7 +164,7 @@ export interface EmitCtx {
   /** Float literal in the module's precision, e.g. `<F>0.5`. */
   lit(v: number): string;
   /** Emit a conditioner net (see NetKind) bound to this layer's `net.` parameters. */
-  net(config: NetConfig, inDim: number, outDim: number, prefix?: string): NetCode;
+  net(config: NetConfig, inDim: number | Shape, outDim: number | Shape, prefix?: string): NetCode;
 }
 
 export interface LayerCode {

@@ -74,7 +74,7 @@ export function sum(p: usize, count: i32): f64 {
   return total + comp;
 }
 
-/** Sum (or sum of squares) of at most BLOCK elements with four f64 lanes pairs. */
+/** Sum (or sum of squares) of at most BLOCK elements, in two f64x2 accumulators. */
 @inline function blockSum(p: usize, count: i32, square: bool): f64 {
   let a0 = f64x2.splat(0), a1 = f64x2.splat(0);
   let i = 0;

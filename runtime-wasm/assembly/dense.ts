@@ -2,18 +2,23 @@
 // weight in PyTorch layout W[out, in] (row-major), and their gradients.
 // Every pointer is a byte address; every stride counts elements of F.
 //
-// The f32 path is register-blocked wasm SIMD. Three loop shapes cover the
-// three products:
-//  - "dot" tiles (forward): x rows and W rows are both contiguous along the
-//    reduced index, so a tile of R rows × O outputs keeps R·O f32x4 partial
-//    sums and reduces them once at the end, four at a time (hsum4).
-//  - "axpy" tiles (both gradients): the output is contiguous along the
+// The f32 path is register-blocked wasm SIMD, with one loop shape per
+// product and operand layout:
+//  - column form (forward, IN ≤ 32): the weights of four outputs are
+//    gathered into K ≤ 8 column vectors once and reused for every row of
+//    the chunk; a row then costs K broadcasts and K multiply-adds.
+//  - dot tiles (forward, wide IN): x rows and W rows are both contiguous
+//    along the reduced index, so a tile of R rows × O outputs keeps R·O
+//    partial-sum vectors and reduces them four at a time at the end (hsum4).
+//  - axpy tiles (both gradients): the result is contiguous along the
 //    vectorised index, so a tile of R rows × V vectors accumulates
-//    splat(scalar) · vector products with no reduction at all.
-//  - "column" form (forward with IN < 4): W is re-read as 4-output columns
-//    once per output block and reused for every row of the chunk.
-// R·O and R·V stay ≤ 8 so that accumulators, operands and addresses fit in
-// the 16 vector registers of x86-64 without spills.
+//    broadcast × vector products with no reduction at all.
+//  - narrow shapes (IN ≤ 3 or OUT ≤ 3 in the gradients) get loops that
+//    vectorise along the long dimension instead (see each function).
+// Accumulators stay ≤ 8 vectors per tile so that they, the operands and the
+// addresses fit in x86-64's 16 vector registers without spills. Each tile
+// shape is its own small function: inlining them all into the callers
+// multiplies Binaryen's optimisation time for little gain.
 // The f64 path (gradient checks) is plain scalar code.
 import { F } from "./prec";
 
@@ -165,8 +170,6 @@ const COLUMN_MAX_IN: i32 = 32;
   if (R > 3) v128.store32_lane(y + 3 * ysb, s, 3);
 }
 
-// Each tile shape is compiled once, as its own small function: inlining
-// them all into the callers makes Binaryen's optimiser superlinearly slow.
 function dot_2x4(W: usize, b: usize, x: usize, y: usize, IN: i32, xsb: usize, ysb: usize): void { dotTile(2, 4, W, b, x, y, IN, xsb, ysb); }
 function dot_2x2(W: usize, b: usize, x: usize, y: usize, IN: i32, xsb: usize, ysb: usize): void { dotTile(2, 2, W, b, x, y, IN, xsb, ysb); }
 function dot_2x1(W: usize, b: usize, x: usize, y: usize, IN: i32, xsb: usize, ysb: usize): void { dotTile(2, 1, W, b, x, y, IN, xsb, ysb); }
@@ -245,16 +248,19 @@ function fwdDot(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i3
   const c6 = K > 6 ? gatherColumn(W, inb, 6, m) : z;
   const c7 = K > 7 ? gatherColumn(W, inb, 7, m) : z;
   const bv = !addY && b != 0 ? loadK(b, m) : z;
-  if (m == 4) columnRows(K, addY, 4, c0, c1, c2, c3, c4, c5, c6, c7, bv, x, y, n, xsb, ysb);
+  // With few inputs the per-row lane-count test is a visible cost: give
+  // full blocks their own copy of the loop.
+  if (K <= 3 && m == 4) columnRows(K, addY, 4, c0, c1, c2, c3, c4, c5, c6, c7, bv, x, y, n, xsb, ysb);
   else columnRows(K, addY, m, c0, c1, c2, c3, c4, c5, c6, c7, bv, x, y, n, xsb, ysb);
 }
 
+/** The row loop of columnBlock: even and odd inputs in two chains, m lanes stored. */
 @inline function columnRows(K: i32, addY: bool, m: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, bv: v128, x: usize, y: usize, n: i32, xsb: usize, ysb: usize): void {
+  const z = f32x4.splat(0);
   let xp = x, yp = y;
   for (let r = 0; r < n; r++) {
-    const start = addY ? loadK(yp, m) : bv;
-    let e = madd(start, v128.load32_splat(xp), c0);
-    let o = f32x4.splat(0);
+    let e = madd(addY ? loadK(yp, m) : bv, v128.load32_splat(xp), c0);
+    let o = z;
     if (K > 1) o = f32x4.mul(v128.load32_splat(xp, 4), c1);
     if (K > 2) e = madd(e, v128.load32_splat(xp, 8), c2);
     if (K > 3) o = madd(o, v128.load32_splat(xp, 12), c3);
@@ -268,47 +274,42 @@ function fwdDot(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i3
   }
 }
 
-/** IN = K ≤ 8: one chunk per 4-output block; K is also the weight row stride. */
-@inline function fwdNarrow(K: i32, W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void {
-  const xsb = <usize>xs << 2, ysb = <usize>ys << 2, inb = <usize>K << 2;
+/** All output blocks for K ≤ 8 inputs whose weight rows are inb bytes apart. */
+@inline function columnsK(K: i32, addY: bool, W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, inb: usize, xsb: usize, ysb: usize): void {
   for (let o = 0; o < OUT; o += 4) {
     const m = min(OUT - o, 4);
-    columnBlock(K, false, W + <usize>o * inb, b != 0 ? b + (<usize>o << 2) : 0, x, y + (<usize>o << 2), n, inb, m, xsb, ysb);
+    columnBlock(K, addY, W + <usize>o * inb, b != 0 ? b + (<usize>o << 2) : 0, x, y + (<usize>o << 2), n, inb, m, xsb, ysb);
   }
 }
 
-function fwdNarrow1(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(1, W, b, x, y, n, OUT, xs, ys); }
-function fwdNarrow2(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(2, W, b, x, y, n, OUT, xs, ys); }
-function fwdNarrow3(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(3, W, b, x, y, n, OUT, xs, ys); }
-function fwdNarrow4(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(4, W, b, x, y, n, OUT, xs, ys); }
-function fwdNarrow5(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(5, W, b, x, y, n, OUT, xs, ys); }
-function fwdNarrow6(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(6, W, b, x, y, n, OUT, xs, ys); }
-function fwdNarrow7(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(7, W, b, x, y, n, OUT, xs, ys); }
-function fwdNarrow8(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, xs: i32, ys: i32): void { fwdNarrow(8, W, b, x, y, n, OUT, xs, ys); }
+function cols1(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, inb: usize, xsb: usize, ysb: usize): void { columnsK(1, false, W, b, x, y, n, OUT, inb, xsb, ysb); }
+function cols2(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, inb: usize, xsb: usize, ysb: usize): void { columnsK(2, false, W, b, x, y, n, OUT, inb, xsb, ysb); }
+function cols3(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, inb: usize, xsb: usize, ysb: usize): void { columnsK(3, false, W, b, x, y, n, OUT, inb, xsb, ysb); }
+function cols4(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, inb: usize, xsb: usize, ysb: usize): void { columnsK(4, false, W, b, x, y, n, OUT, inb, xsb, ysb); }
+function cols5(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, inb: usize, xsb: usize, ysb: usize): void { columnsK(5, false, W, b, x, y, n, OUT, inb, xsb, ysb); }
+function cols6(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, inb: usize, xsb: usize, ysb: usize): void { columnsK(6, false, W, b, x, y, n, OUT, inb, xsb, ysb); }
+function cols7(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, inb: usize, xsb: usize, ysb: usize): void { columnsK(7, false, W, b, x, y, n, OUT, inb, xsb, ysb); }
+function cols8(W: usize, b: usize, x: usize, y: usize, n: i32, OUT: i32, inb: usize, xsb: usize, ysb: usize): void { columnsK(8, false, W, b, x, y, n, OUT, inb, xsb, ysb); }
+function cols8add(W: usize, x: usize, y: usize, n: i32, OUT: i32, inb: usize, xsb: usize, ysb: usize): void { columnsK(8, true, W, 0, x, y, n, OUT, inb, xsb, ysb); }
 
 /**
- * 8 < IN: per block of four outputs, the first chunk of inputs (IN mod 8,
- * or 8) writes bias + partial sums and each further chunk of 8 adds to
- * them; the block's slice of y stays in L1 between chunks.
+ * Forward by columns: the first chunk of inputs (IN mod 8, or 8) writes
+ * bias + partial sums, each further chunk of 8 inputs adds to them.
  */
-function fwdChunked(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i32, xs: i32, ys: i32): void {
+function fwdColumns(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i32, xs: i32, ys: i32): void {
   const xsb = <usize>xs << 2, ysb = <usize>ys << 2, inb = <usize>IN << 2;
   const first = (IN & 7) != 0 ? IN & 7 : 8;
-  for (let o = 0; o < OUT; o += 4) {
-    const m = min(OUT - o, 4);
-    const wo = W + <usize>o * inb, bo = b != 0 ? b + (<usize>o << 2) : 0, yo = y + (<usize>o << 2);
-    if (first == 1) columnBlock(1, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
-    else if (first == 2) columnBlock(2, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
-    else if (first == 3) columnBlock(3, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
-    else if (first == 4) columnBlock(4, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
-    else if (first == 5) columnBlock(5, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
-    else if (first == 6) columnBlock(6, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
-    else if (first == 7) columnBlock(7, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
-    else columnBlock(8, false, wo, bo, x, yo, n, inb, m, xsb, ysb);
-    for (let i = first; i < IN; i += 8) {
-      const off = <usize>i << 2;
-      columnBlock(8, true, wo + off, 0, x + off, yo, n, inb, m, xsb, ysb);
-    }
+  if (first == 1) cols1(W, b, x, y, n, OUT, inb, xsb, ysb);
+  else if (first == 2) cols2(W, b, x, y, n, OUT, inb, xsb, ysb);
+  else if (first == 3) cols3(W, b, x, y, n, OUT, inb, xsb, ysb);
+  else if (first == 4) cols4(W, b, x, y, n, OUT, inb, xsb, ysb);
+  else if (first == 5) cols5(W, b, x, y, n, OUT, inb, xsb, ysb);
+  else if (first == 6) cols6(W, b, x, y, n, OUT, inb, xsb, ysb);
+  else if (first == 7) cols7(W, b, x, y, n, OUT, inb, xsb, ysb);
+  else cols8(W, b, x, y, n, OUT, inb, xsb, ysb);
+  for (let i = first; i < IN; i += 8) {
+    const off = <usize>i << 2;
+    cols8add(W + off, x + off, y, n, OUT, inb, xsb, ysb);
   }
 }
 
@@ -320,14 +321,14 @@ function fwdChunked(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT
  * C[a, j] (+)= Σ_{k<K} A[a, k]·B[k, j] for the R rows a of the tile and the
  * 4·(V−1)+L columns j at B/C (the last vector holds L ∈ 1..4 lanes).
  * A[a, k] is at A + a·sab + k·skb; B[k, ·] at B + k·sbb; C[a, ·] at C + a·scb.
+ * Shapes used: R = 4 with V ≤ 2, and R = 1 with V ≤ 4.
  */
 @inline function axpyTile(R: i32, V: i32, L: i32, A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, accumulate: bool): void {
   const z = f32x4.splat(0);
   let c00 = z, c01 = z, c02 = z, c03 = z;
-  let c10 = z, c11 = z, c12 = z, c13 = z;
-  let c20 = z, c21 = z, c30 = z, c31 = z;
+  let c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
   let ap = A, bp = B;
-  const a1 = sab, a2 = sab * 2, a3 = sab * 3;
+  const a2 = sab * 2, a3 = sab * 3;
   for (let k = 0; k < K; k++) {
     const b0 = loadK(bp, V == 1 ? L : 4);
     const b1 = V > 1 ? loadK(bp + 16, V == 2 ? L : 4) : z;
@@ -339,29 +340,25 @@ function fwdChunked(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT
     if (V > 2) c02 = madd(c02, s0, b2);
     if (V > 3) c03 = madd(c03, s0, b3);
     if (R > 1) {
-      const s1 = v128.load32_splat(ap + a1);
+      const s1 = v128.load32_splat(ap + sab), s2 = v128.load32_splat(ap + a2), s3 = v128.load32_splat(ap + a3);
       c10 = madd(c10, s1, b0);
-      if (V > 1) c11 = madd(c11, s1, b1);
-      if (V > 2) c12 = madd(c12, s1, b2);
-      if (V > 3) c13 = madd(c13, s1, b3);
-    }
-    if (R > 2) {
-      const s2 = v128.load32_splat(ap + a2);
       c20 = madd(c20, s2, b0);
-      if (V > 1) c21 = madd(c21, s2, b1);
-    }
-    if (R > 3) {
-      const s3 = v128.load32_splat(ap + a3);
       c30 = madd(c30, s3, b0);
-      if (V > 1) c31 = madd(c31, s3, b1);
+      if (V > 1) {
+        c11 = madd(c11, s1, b1);
+        c21 = madd(c21, s2, b1);
+        c31 = madd(c31, s3, b1);
+      }
     }
     ap += skb;
     bp += sbb;
   }
   putRow(V, L, C, c00, c01, c02, c03, accumulate);
-  if (R > 1) putRow(V, L, C + scb, c10, c11, c12, c13, accumulate);
-  if (R > 2) putRow(V, L, C + 2 * scb, c20, c21, z, z, accumulate);
-  if (R > 3) putRow(V, L, C + 3 * scb, c30, c31, z, z, accumulate);
+  if (R > 1) {
+    putRow(V, L, C + scb, c10, c11, z, z, accumulate);
+    putRow(V, L, C + 2 * scb, c20, c21, z, z, accumulate);
+    putRow(V, L, C + 3 * scb, c30, c31, z, z, accumulate);
+  }
 }
 
 /** Writes (or adds) V vectors of one tile row; the last one has L lanes. */
@@ -376,22 +373,15 @@ function fwdChunked(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT
   storeK(p, accumulate ? f32x4.add(loadK(p, k), v) : v, k);
 }
 
-// One compiled function per tile shape, as for the dot tiles. `L` is a
-// run-time lane count only in the tail tiles (the last 1..3 columns).
+// `L` (lanes of the last vector) is a run-time value only in the
+// one-vector tiles that cover the last 1..4 columns.
 function axpy_4x2(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool): void { axpyTile(4, 2, 4, A, sab, skb, B, sbb, C, scb, K, acc); }
-function axpy_3x2(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool): void { axpyTile(3, 2, 4, A, sab, skb, B, sbb, C, scb, K, acc); }
-function axpy_2x2(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool): void { axpyTile(2, 2, 4, A, sab, skb, B, sbb, C, scb, K, acc); }
 function axpy_1x4(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool): void { axpyTile(1, 4, 4, A, sab, skb, B, sbb, C, scb, K, acc); }
 function axpy_1x2(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool): void { axpyTile(1, 2, 4, A, sab, skb, B, sbb, C, scb, K, acc); }
 function axpy_4x1(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool, L: i32): void { axpyTile(4, 1, L, A, sab, skb, B, sbb, C, scb, K, acc); }
-function axpy_3x1(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool, L: i32): void { axpyTile(3, 1, L, A, sab, skb, B, sbb, C, scb, K, acc); }
-function axpy_2x1(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool, L: i32): void { axpyTile(2, 1, L, A, sab, skb, B, sbb, C, scb, K, acc); }
 function axpy_1x1(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, K: i32, acc: bool, L: i32): void { axpyTile(1, 1, L, A, sab, skb, B, sbb, C, scb, K, acc); }
 
-/**
- * The R rows at A/C over all J columns: 8-column tiles (16 when R = 1),
- * then vectors of up to 4 columns.
- */
+/** The R ∈ {1, 4} rows at A/C over all J columns: 8 columns per tile (16 when R = 1), then 4 or fewer. */
 @inline function axpyRows(R: i32, A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, J: i32, K: i32, acc: bool): void {
   let j = 0;
   if (R == 1) {
@@ -403,31 +393,25 @@ function axpy_1x1(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usi
   for (; j + 8 <= J; j += 8) {
     const o = <usize>j << 2;
     if (R == 4) axpy_4x2(A, sab, skb, B + o, sbb, C + o, scb, K, acc);
-    else if (R == 3) axpy_3x2(A, sab, skb, B + o, sbb, C + o, scb, K, acc);
-    else if (R == 2) axpy_2x2(A, sab, skb, B + o, sbb, C + o, scb, K, acc);
     else axpy_1x2(A, sab, skb, B + o, sbb, C + o, scb, K, acc);
   }
   for (; j < J; j += 4) {
     const o = <usize>j << 2;
     const L = min(J - j, 4);
     if (R == 4) axpy_4x1(A, sab, skb, B + o, sbb, C + o, scb, K, acc, L);
-    else if (R == 3) axpy_3x1(A, sab, skb, B + o, sbb, C + o, scb, K, acc, L);
-    else if (R == 2) axpy_2x1(A, sab, skb, B + o, sbb, C + o, scb, K, acc, L);
     else axpy_1x1(A, sab, skb, B + o, sbb, C + o, scb, K, acc, L);
   }
 }
 
-/** C[a, j] (+)= Σ_k A[a, k]·B[k, j] for a < M, j < J, in 4-row blocks. */
+/** C[a, j] (+)= Σ_k A[a, k]·B[k, j] for a < M, j < J: blocks of 4 rows, then single rows. */
 function axpyAll(A: usize, sab: usize, skb: usize, B: usize, sbb: usize, C: usize, scb: usize, M: i32, J: i32, K: i32, acc: bool): void {
   let a = 0;
   for (; a + 4 <= M; a += 4) {
     axpyRows(4, A + <usize>a * sab, sab, skb, B, sbb, C + <usize>a * scb, scb, J, K, acc);
   }
-  const rest = M - a;
-  const Ap = A + <usize>a * sab, Cp = C + <usize>a * scb;
-  if (rest == 3) axpyRows(3, Ap, sab, skb, B, sbb, Cp, scb, J, K, acc);
-  else if (rest == 2) axpyRows(2, Ap, sab, skb, B, sbb, Cp, scb, J, K, acc);
-  else if (rest == 1) axpyRows(1, Ap, sab, skb, B, sbb, Cp, scb, J, K, acc);
+  for (; a < M; a++) {
+    axpyRows(1, A + <usize>a * sab, sab, skb, B, sbb, C + <usize>a * scb, scb, J, K, acc);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -694,23 +678,23 @@ function biasGrad32(gy: usize, gb: usize, n: i32, OUT: i32, gysb: usize): void {
   }
   for (; o < OUT; o += 4) {
     const m = min(OUT - o, 4);
-    let s0 = z, s1 = z;
-    let p = gy + (<usize>o << 2);
-    let r = 0;
-    if (m == 4) {
-      for (; r + 2 <= n; r += 2) {
-        s0 = f32x4.add(s0, v128.load(p));
-        s1 = f32x4.add(s1, v128.load(p + gysb));
-        p += 2 * gysb;
-      }
-    }
-    for (; r < n; r++) {
-      s0 = f32x4.add(s0, loadK(p, m));
-      p += gysb;
-    }
-    const q = gb + (<usize>o << 2);
-    storeK(q, f32x4.add(loadK(q, m), f32x4.add(s0, s1)), m);
+    if (m == 4) biasBlock(4, gy + (<usize>o << 2), gb + (<usize>o << 2), n, gysb);
+    else biasBlock(m, gy + (<usize>o << 2), gb + (<usize>o << 2), n, gysb);
   }
+}
+
+/** gb[0..m) += Σ_r gy[r, 0..m) for one block of m ≤ 4 outputs, in two row chains. */
+@inline function biasBlock(m: i32, gy: usize, gb: usize, n: i32, gysb: usize): void {
+  let s0 = f32x4.splat(0), s1 = s0;
+  let p = gy;
+  let r = 0;
+  for (; r + 2 <= n; r += 2) {
+    s0 = f32x4.add(s0, loadK(p, m));
+    s1 = f32x4.add(s1, loadK(p + gysb, m));
+    p += 2 * gysb;
+  }
+  if (r < n) s0 = f32x4.add(s0, loadK(p, m));
+  storeK(gb, f32x4.add(loadK(gb, m), f32x4.add(s0, s1)), m);
 }
 
 // ---------------------------------------------------------------------------
@@ -777,15 +761,7 @@ function bwdW64(x: usize, gy: usize, gW: usize, gb: usize, n: i32, IN: i32, OUT:
  */
 @inline export function dense_fwd(W: usize, b: usize, x: usize, y: usize, n: i32, IN: i32, OUT: i32, xs: i32, ys: i32): void {
   if (sizeof<F>() == 4) {
-    if (IN == 1) fwdNarrow1(W, b, x, y, n, OUT, xs, ys);
-    else if (IN == 2) fwdNarrow2(W, b, x, y, n, OUT, xs, ys);
-    else if (IN == 3) fwdNarrow3(W, b, x, y, n, OUT, xs, ys);
-    else if (IN == 4) fwdNarrow4(W, b, x, y, n, OUT, xs, ys);
-    else if (IN == 5) fwdNarrow5(W, b, x, y, n, OUT, xs, ys);
-    else if (IN == 6) fwdNarrow6(W, b, x, y, n, OUT, xs, ys);
-    else if (IN == 7) fwdNarrow7(W, b, x, y, n, OUT, xs, ys);
-    else if (IN == 8) fwdNarrow8(W, b, x, y, n, OUT, xs, ys);
-    else if (IN <= COLUMN_MAX_IN && OUT >= 4) fwdChunked(W, b, x, y, n, IN, OUT, xs, ys);
+    if (IN <= 8 || (IN <= COLUMN_MAX_IN && OUT >= 4)) fwdColumns(W, b, x, y, n, IN, OUT, xs, ys);
     else fwdDot(W, b, x, y, n, IN, OUT, xs, ys);
   } else {
     fwd64(W, b, x, y, n, IN, OUT, xs, ys);
