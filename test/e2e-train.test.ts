@@ -11,6 +11,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 
 const root = join(import.meta.dirname, "..");
 const flowc = (...args: string[]) => spawnSync(process.execPath, [join(root, "bin/flowc.mjs"), ...args], { encoding: "utf8", cwd: root, timeout: 300_000 });
@@ -48,7 +50,7 @@ describe("flowc train / eval / sample on moons", () => {
   it("a reloaded flow scores bit for bit the same in a fresh process", () => {
     const script = join(dir, "score.mjs");
     writeFileSync(script, `
-      import { register } from "tsx/esm/api";
+      import { register } from ${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href)};
       register();
       const { loadRun } = await import(${JSON.stringify(join(root, "compiler/cli/run-dir.ts"))});
       const { flow } = await loadRun(${JSON.stringify(out)});

@@ -372,7 +372,7 @@ export class Flow {
     this.requireInit();
     const P = this.view(this.mem.P, this.manifest.paramCount);
     const dtype = this.precision === "f32" ? "F32" : "F64";
-    const tensors = this.manifest.params.map((p) => ({ name: p.name, dtype, shape: p.shape, data: P.slice(p.offset, p.offset + p.size) }));
+    const tensors: { name: string; dtype: string; shape: number[]; data: FloatArray }[] = this.manifest.params.map((p) => ({ name: p.name, dtype, shape: p.shape, data: P.slice(p.offset, p.offset + p.size) }));
     for (const t of extra.tensors ?? []) tensors.push({ name: t.name, dtype: t.data instanceof Float32Array ? "F32" : "F64", shape: t.shape, data: t.data });
     return encodeSafetensors(tensors as never, {
       format: "flowc-weights",
