@@ -11,8 +11,6 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
 
 const root = join(import.meta.dirname, "..");
 const flowc = (...args: string[]) => spawnSync(process.execPath, [join(root, "bin/flowc.mjs"), ...args], { encoding: "utf8", cwd: root, timeout: 300_000 });
@@ -48,18 +46,8 @@ describe("flowc train / eval / sample on moons", () => {
   });
 
   it("a reloaded flow scores bit for bit the same in a fresh process", () => {
-    const script = join(dir, "score.mjs");
-    writeFileSync(script, `
-      import { register } from ${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href)};
-      register();
-      const { loadRun } = await import(${JSON.stringify(join(root, "compiler/cli/run-dir.ts"))});
-      const { flow } = await loadRun(${JSON.stringify(out)});
-      const x = Float32Array.from({ length: 40 }, (_, i) => Math.sin(i) * 1.5);
-      const lp = flow.logProb(x);
-      process.stdout.write(Buffer.from(lp.buffer).toString("hex"));
-    `);
-    const a = spawnSync(process.execPath, [script], { encoding: "utf8", cwd: root });
-    const b = spawnSync(process.execPath, [script], { encoding: "utf8", cwd: root });
+    const score = () => spawnSync(process.execPath, [join(root, "bin/run-ts.mjs"), join(root, "test/fixtures/score-run.ts"), out], { encoding: "utf8", cwd: root });
+    const a = score(), b = score();
     expect(a.status, a.stderr).toBe(0);
     expect(a.stdout.length).toBe(20 * 8);
     expect(a.stdout).toBe(b.stdout);
