@@ -235,3 +235,121 @@ export function layerInputs(flow: Flow, x: ArrayLike<number>, context?: ArrayLik
   }
   return inputs;
 }
+
+export interface InverseCheckResult {
+  index: number;
+  kind: string;
+  /** relative error of ∂L/∂y through the inverse against central differences */
+  gradLatentErr: number;
+  /** relative error of ∂L/∂θ through the inverse (NaN if no parameters) */
+  gradParamErr: number;
+  /** max relative error of the inverse's log-det against log|det| of its finite-difference Jacobian */
+  logdetErr: number;
+}
+
+/**
+ * Check the backward of layer i's *inverse* (used by reverse-KL training):
+ * L = Σ gx·x(y) + gld·Σ ld_inv(y) + Σ gz·ε against central differences,
+ * where y is the layer's output side (n × its output size).
+ */
+export function checkLayerInverse(flow: Flow, i: number, y: ArrayLike<number>, opts: CheckOptions = {}): InverseCheckResult {
+  const e = flow.exports, mem = flow.mem, man = flow.manifest;
+  const L = man.layers[i];
+  const Din = prod(L.inShape), Dout = prod(L.outShape);
+  const n = y.length / Dout;
+  const h = opts.h ?? (flow.precision === "f64" ? 1e-6 : 1e-2);
+  const rand = mulberry(opts.seed ?? 7), gauss = gaussian(rand);
+  const zl = mem.ws + man.workspace.z, gzl = mem.ws + man.workspace.gz;
+  const latentN = n * man.latentSize;
+  let cx = 0;
+  if (flow.contextSize > 0) {
+    const c = opts.context ?? Float64Array.from({ length: n * flow.contextSize }, gauss);
+    flow.view(mem.CX, n * flow.contextSize).set(c as FloatArray);
+    cx = mem.CX;
+  }
+  // The latent part a split reads on its inverse: fixed random ε.
+  const eps = Float64Array.from({ length: latentN }, gauss);
+  const put = (ptr: number, v: ArrayLike<number>) => flow.view(ptr, v.length).set(v as FloatArray);
+  const get = (ptr: number, count: number) => Float64Array.from(flow.view(ptr, count));
+  const inv = (ys: ArrayLike<number>, z: ArrayLike<number> = eps) => {
+    put(mem.Z, ys);
+    put(zl, z);
+    flow.view(mem.LD, n).fill(0);
+    e.seed(mem.ws, 12345);
+    e.layer_inv(i, mem.P, mem.ws, mem.Z, mem.X, mem.LD, n, cx);
+    return { x: get(mem.X, n * Din), ld: get(mem.LD, n) };
+  };
+  const gx = Float64Array.from({ length: n * Din }, gauss);
+  const gld = 0.6;
+  const loss = (ys: ArrayLike<number>, z: ArrayLike<number> = eps) => {
+    const r = inv(ys, z);
+    let s = 0;
+    for (let k = 0; k < r.x.length; k++) s += gx[k] * r.x[k];
+    for (let k = 0; k < n; k++) s += gld * r.ld[k];
+    return s;
+  };
+  inv(y);
+  put(mem.GX, gx);
+  flow.view(gzl, latentN).fill(0);
+  e.zero_buf(mem.G, man.paramCount);
+  e.layer_bwd_inv(i, mem.P, mem.G, mem.ws, mem.Z, mem.X, mem.GX, mem.GZ, gld, n, cx);
+  const gy = get(mem.GZ, n * Dout);
+  const gz = get(gzl, latentN);
+  const G = get(mem.G, man.paramCount);
+  const fdy = new Float64Array(n * Dout);
+  for (let k = 0; k < n * Dout; k++) {
+    const yp = Float64Array.from(y), ym = Float64Array.from(y);
+    yp[k] += h; ym[k] -= h;
+    fdy[k] = (loss(yp) - loss(ym)) / (2 * h);
+  }
+  let gradLatentErr = relErr(gy, fdy);
+  if (Din !== Dout) {
+    // A split: the inverse also reads ε from the latent.
+    const fdz = new Float64Array(latentN);
+    for (let k = 0; k < latentN; k++) {
+      const zp = Float64Array.from(eps), zm = Float64Array.from(eps);
+      zp[k] += h; zm[k] -= h;
+      fdz[k] = (loss(y, zp) - loss(y, zm)) / (2 * h);
+    }
+    gradLatentErr = Math.max(gradLatentErr, relErr(gz, fdz));
+  }
+  let gradParamErr = NaN;
+  const params = man.params.filter((p) => p.layer === i && p.trainable);
+  if (params.length) {
+    const a: number[] = [], b: number[] = [];
+    for (const p of params) {
+      const max = opts.maxParamEntries ?? 48;
+      const idx = p.size <= max ? [...Array(p.size).keys()] : Array.from({ length: max }, () => Math.floor(rand() * p.size));
+      for (const k of idx) {
+        const at = p.offset + k;
+        const Pv = flow.view(mem.P, man.paramCount);
+        const old = Pv[at];
+        Pv[at] = old + h;
+        const lp = loss(y);
+        flow.view(mem.P, man.paramCount)[at] = old - h;
+        const lm = loss(y);
+        flow.view(mem.P, man.paramCount)[at] = old;
+        a.push(G[at]);
+        b.push((lp - lm) / (2 * h));
+      }
+    }
+    gradParamErr = relErr(a, b);
+  }
+  let logdetErr = NaN;
+  if (Din === Dout && Din <= (opts.maxJacobian ?? 64)) {
+    logdetErr = 0;
+    const base = inv(y);
+    const J = new Float64Array(Din * Din);
+    for (let r = 0; r < Math.min(n, 3); r++) {
+      for (let j = 0; j < Dout; j++) {
+        const yp = Float64Array.from(y), ym = Float64Array.from(y);
+        yp[r * Dout + j] += h; ym[r * Dout + j] -= h;
+        const xp = inv(yp).x, xm = inv(ym).x;
+        for (let o = 0; o < Din; o++) J[o * Din + j] = (xp[r * Din + o] - xm[r * Din + o]) / (2 * h);
+      }
+      const ref = logAbsDet(J, Din);
+      logdetErr = Math.max(logdetErr, Math.abs(ref - base.ld[r]) / Math.max(1, Math.abs(ref)));
+    }
+  }
+  return { index: i, kind: L.kind, gradLatentErr, gradParamErr, logdetErr };
+}

@@ -41,7 +41,7 @@ export async function compileAssemblyScript(
     writeFile: (name: string, contents: Uint8Array | string) => { out[name] = contents; },
     listFiles: (dir: string) => Object.keys(all).filter((k) => k.startsWith(dir + "/")).map((k) => k.slice(dir.length + 1)),
     stdout: sink(() => {}) as never,
-    stderr: sink((s) => { stderr += s; }) as never,
+    stderr: sink((s) => { stderr += s; if (process.env.FLOWC_ASC_STATS) process.stderr.write(s); }) as never,
   });
   const wasm = out["out.wasm"];
   if (error || !(wasm instanceof Uint8Array)) return { wasm: null, errors: stderr || String(error) };

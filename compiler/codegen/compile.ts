@@ -56,7 +56,10 @@ export async function compileIR(ir: IRFlow, opts: CompileOptions = {}): Promise<
   const first = ir.layers[0];
   const dom = first ? registry.layers[first.kind]?.domain?.(first.opts) : undefined;
   if (dom) manifest.inputDomain = { ...dom, layer: first.text };
-  manifest.layers.forEach((l, i) => { l.dataInit = /\S/.test(layerInitBody(ir, i, gen.source)); });
+  manifest.layers.forEach((l, i) => {
+    l.dataInit = /\S/.test(layerInitBody(ir, i, gen.source));
+    l.bwdInv = !new RegExp(`function L${i}_bwdinv\\([^)]*\\): void \\{\\n  unreachable\\(\\);\\n\\}`).test(gen.source);
+  });
   const wasm = appendCustomSection(res.wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
   return { wasm, manifest, diagnostics: [], assemblyScript: gen.source };
 }

@@ -6,7 +6,7 @@ import type { IRFlow } from "../ir/types.ts";
 import type { Manifest } from "../../runtime-wasm/host/manifest.ts";
 import { FLOWC_VERSION } from "../version.ts";
 
-export const EXPORTS = ["heap_base", "chunk_size", "seed", "forward", "inverse", "log_prob", "sample", "backward", "train_chunk", "data_init", "project", "layer_fwd", "layer_inv", "layer_bwd", "adam", "grad_sqnorm", "scale", "first_nonfinite", "zero_buf"];
+export const EXPORTS = ["heap_base", "chunk_size", "seed", "forward", "inverse", "log_prob", "sample", "backward", "train_chunk", "data_init", "project", "layer_fwd", "layer_inv", "layer_bwd", "layer_bwd_inv", "backward_inv", "adam", "grad_sqnorm", "scale", "first_nonfinite", "zero_buf"];
 
 export function buildManifest(ir: IRFlow, precision: "f32" | "f64", gen: { chunk: number; workspaceBytes: number; wsZ: number; wsGZ: number; layers: { index: number; act: number }[] }): Manifest {
   const layerOf = new Map<string, number>();

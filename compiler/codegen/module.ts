@@ -47,7 +47,7 @@ const MAX_CHUNK = 256;
 const MIN_CHUNK = 4;
 
 /** Names the module itself exports; library functions of the same name are imported as `lib_<name>`. */
-const MODULE_EXPORTS = new Set(["heap_base", "chunk_size", "seed", "forward", "inverse", "log_prob", "sample", "backward", "train_chunk", "data_init", "project", "layer_fwd", "layer_inv", "layer_bwd", "adam", "grad_sqnorm", "scale", "first_nonfinite", "zero_buf"]);
+const MODULE_EXPORTS = new Set(["heap_base", "chunk_size", "seed", "forward", "inverse", "log_prob", "sample", "backward", "train_chunk", "data_init", "project", "layer_fwd", "layer_inv", "layer_bwd", "layer_bwd_inv", "backward_inv", "adam", "grad_sqnorm", "scale", "first_nonfinite", "zero_buf"]);
 
 /** Names exported by each runtime-library file, so the module can import them all. */
 function libraryImports(): string {
@@ -174,6 +174,7 @@ function emitAll(ir: IRFlow, reg: Registry, precision: "f32" | "f64", chunk: num
       `function L${i}_fwd(P: usize, ws: usize, x: usize, y: usize, ld: usize, n: i32, zl: usize, cx: usize): void {\n${code.fwd}\n}`,
       `function L${i}_inv(P: usize, ws: usize, y: usize, x: usize, ld: usize, n: i32, zl: usize, cx: usize): void {\n${code.inv}\n}`,
       `function L${i}_bwd(P: usize, G: usize, ws: usize, x: usize, y: usize, gy: usize, gx: usize, gld: F, n: i32, zl: usize, gzl: usize, cx: usize): void {\n${code.bwd}\n}`,
+      `function L${i}_bwdinv(P: usize, G: usize, ws: usize, y: usize, x: usize, gx: usize, gy: usize, gld: F, n: i32, zl: usize, gzl: usize, cx: usize): void {\n${code.bwdInv ?? "  unreachable();"}\n}`,
       `function L${i}_init(P: usize, ws: usize, x: usize, n: i32, cx: usize): void {\n${code.init ?? ""}\n}`,
       `function L${i}_project(P: usize): void {\n${code.project ?? ""}\n}`,
     );
@@ -254,6 +255,14 @@ ${eachSplit((off, size) => `    for (let j = 0; j < ${size}; j++) stf(z, r * ${l
     const gxb = i === 0 ? "gx" : (L - 1 - i) % 2 === 0 ? `(ws + ${GB})` : `(ws + ${GA})`;
     bwdCalls.push(`  L${i}_bwd(P, G, ws, ${inOf(i, "x")}, ${outOf(i)}, ${gy}, ${gxb}, <F>gld, n, z, gz, cx);`);
   }
+  // Backward of the inverse (latent → data) direction, walked from the data side to the latent.
+  const bwdInvCalls: string[] = [];
+  for (let i = 0; i < L; i++) {
+    const gIn = i === 0 ? "gx" : i % 2 === 1 ? `(ws + ${GA})` : `(ws + ${GB})`;
+    const gOut = i % 2 === 0 ? `(ws + ${GA})` : `(ws + ${GB})`;
+    bwdInvCalls.push(`  L${i}_bwdinv(P, G, ws, ${outOf(i)}, ${inOf(i, "x")}, ${gIn}, ${gOut}, <F>gld, n, z, gz, cx);`);
+  }
+  const lastG = L % 2 === 1 ? `(ws + ${GA})` : `(ws + ${GB})`;
   const project = ir.layers.map((_, i) => `  L${i}_project(P);`).join("\n");
   const dispatch = (name: string, sig: string, call: (i: number) => string) =>
     `export function ${name}(i: i32, ${sig}): void {\n  switch (i) {\n${ir.layers.map((_, i) => `    case ${i}: ${call(i)}; break;`).join("\n")}\n    default: break;\n  }\n}`;
@@ -327,6 +336,11 @@ ${lastOut ? "  " + copyFinal(false, "gz", `(ws + ${GA})`) : `  copy(gx, gz, n * 
 ${bwdCalls.join("\n")}
 }
 
+export function backward_inv(P: usize, G: usize, ws: usize, z: usize, x: usize, gx: usize, gld: f64, gz: usize, n: i32, cx: usize): void {
+${bwdInvCalls.join("\n")}
+${lastOut ? "  " + copyFinal(true, "gz", lastG) : `  copy(gz, gx, n * ${latent});`}
+}
+
 export function train_chunk(P: usize, G: usize, ws: usize, x: usize, n: i32, scale: f64, cx: usize): f64 {
   const z: usize = ws + ${Z};
   const ld: usize = ws + ${LD};
@@ -354,6 +368,7 @@ ${project}
 
 ${dispatch("layer_fwd", "P: usize, ws: usize, x: usize, y: usize, ld: usize, n: i32, cx: usize", (i) => `L${i}_fwd(P, ws, x, y, ld, n, ws + ${Z}, cx)`)}
 ${dispatch("layer_inv", "P: usize, ws: usize, y: usize, x: usize, ld: usize, n: i32, cx: usize", (i) => `L${i}_inv(P, ws, y, x, ld, n, ws + ${Z}, cx)`)}
+${dispatch("layer_bwd_inv", "P: usize, G: usize, ws: usize, y: usize, x: usize, gx: usize, gy: usize, gld: f64, n: i32, cx: usize", (i) => `L${i}_bwdinv(P, G, ws, y, x, gx, gy, <F>gld, n, ws + ${Z}, ws + ${GZ}, cx)`)}
 ${dispatch("layer_bwd", "P: usize, G: usize, ws: usize, x: usize, y: usize, gy: usize, gx: usize, gld: f64, n: i32, cx: usize", (i) => `L${i}_bwd(P, G, ws, x, y, gy, gx, <F>gld, n, ws + ${Z}, ws + ${GZ}, cx)`)}
 
 export function adam(P: usize, G: usize, M: usize, V: usize, count: i32, lr: f64, b1: f64, b2: f64, eps: f64, wd: f64, t: i32): void {

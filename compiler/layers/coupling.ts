@@ -136,7 +136,7 @@ function maskLoops(ctx: EmitCtx, input: Shape, mask: string, parity: number) {
 
 function emitCoupling(ctx: EmitCtx): LayerCode | null {
   const transform = str(ctx.opts, "transform");
-  if (transform !== "additive" && transform !== "affine") return null;
+  if (transform !== "additive" && transform !== "affine" && transform !== "spline") return null;
   const input = ctx.inShape;
   const D = numel(input);
   const mask = str(ctx.opts, "mask");
@@ -161,6 +161,18 @@ function emitCoupling(ctx: EmitCtx): LayerCode | null {
   const affine = transform === "affine";
   const expScale = affine && ctx.opts.scale === "exp";
   const c = expScale ? (ctx.opts.clamp as number) : 0;
+  const spline = transform === "spline";
+  const bins = spline ? (ctx.opts.bins as number) : 0;
+  const tail = spline ? ctx.lit(ctx.opts.tail as number) : "";
+  const NP = 3 * bins - 1;
+  // Spline parameters of a B feature: NP consecutive outputs of a dense net; for conv
+  // nets NP consecutive channels of the feature's channel, read at its pixel.
+  const HW = conv ? input[1] * input[2] : 1;
+  const pStride = conv ? HW : 1;
+  const pIdx = (f: string, j: string) => {
+    const v = flatIdx ? f : j;
+    return conv ? `(${v} / ${HW}) * ${NP * HW} + ${v} % ${HW}` : `${v} * ${NP}`;
+  };
 
   /** Declares s (and th or sg for the derivative) from the scale pre-activation h; with
    *  `withLog` also ls = log s (the backward pass needs no log). */
@@ -196,12 +208,13 @@ function emitCoupling(ctx: EmitCtx): LayerCode | null {
     const sr = at(${src}, r * ${D}); const dr = at(${dst}, r * ${D}); const orow = at(${NO}, r * ${outN});
     let sl: F = 0;
     ${loop("B", (f, j) => {
+      if (spline) return `sl += rqs_${inverse ? "inv" : "fwd"}(ldf(sr, ${f}), at(orow, ${pIdx(f, j)}), ${pStride}, ${bins}, ${tail}, at(dr, ${f}));`;
       const t = `ldf(orow, ${tIdx(f, j)})`;
       if (!affine) return `stf(dr, ${f}, ldf(sr, ${f}) ${inverse ? "-" : "+"} ${t});`;
       return `{ ${scaleOf(`ldf(orow, ${hIdx(f, j)})`)}
       stf(dr, ${f}, ${inverse ? `(ldf(sr, ${f}) - ${t}) / s` : `ldf(sr, ${f}) * s + ${t}`}); sl += ls; }`;
     })}
-    ${affine ? `addf(ld, r, ${inverse ? "-sl" : "sl"});` : ""}
+    ${affine ? `addf(ld, r, ${inverse ? "-sl" : "sl"});` : spline ? "addf(ld, r, sl);" : ""}
   }`;
 
   const bwd = `for (let r = 0; r < n; r++) {
@@ -210,6 +223,10 @@ function emitCoupling(ctx: EmitCtx): LayerCode | null {
     ${flatIdx ? `zero(gor, ${outN});` : ""}
     ${loop("A", (f) => `stf(gxr, ${f}, ldf(gyr, ${f}));`)}
     ${loop("B", (f, j) => {
+      if (spline) {
+        const pi = pIdx(f, j);
+        return `stf(gxr, ${f}, rqs_bwd(ldf(xr, ${f}), at(orow, ${pi}), ${pStride}, ${bins}, ${tail}, ldf(gyr, ${f}), gld, at(gor, ${pi})));`;
+      }
       if (!affine) return `{ const g = ldf(gyr, ${f}); stf(gxr, ${f}, g); stf(gor, ${tIdx(f, j)}, g); }`;
       const gh = expScale ? `(g * ldf(xr, ${f}) * s + gld) * (${lit(1)} - th * th)` : `(g * ldf(xr, ${f}) + gld / s) * (sg * (${lit(1)} - sg))`;
       return `{ const g = ldf(gyr, ${f}); ${scaleOf(`ldf(orow, ${hIdx(f, j)})`, false)}
@@ -262,6 +279,19 @@ const TEST_CASES: LayerTestCase[] = [
   { input: [2, 3, 4], text: "coupling additive mask=checker net=conv(hidden=8, kernel=3)" },
   { input: [3, 2, 2], text: "coupling affine mask=channel scale=exp net=conv(hidden=8, kernel=3)", context: 2 },
   { input: [2, 3, 3], text: "coupling affine mask=checker net=conv(hidden=8, kernel=3)", context: 2 },
+  // Splines: tail=1 so the N(0, 1) inputs fall both inside [−1, 1] and in the identity tails.
+  { input: [2], text: `coupling spline bins=2 tail=1 mask=half ${mlp8(1)}` },
+  { input: [3], text: `coupling spline bins=4 tail=1 mask=alternate ${mlp8(2, "tanh")}` },
+  { input: [5], text: `coupling spline bins=8 tail=1 mask=half ${mlp8(1)}` },
+  { input: [6], text: `coupling spline bins=8 tail=3 mask=alternate ${mlp8(2)}` },
+  { input: [5], text: `coupling spline bins=4 tail=1 mask=alternate ${mlp8(1)}; coupling spline bins=2 tail=1 mask=alternate ${mlp8(1, "elu")}` },
+  { input: [4], text: "coupling spline bins=3 tail=1 mask=half net=resnet(hidden=8, blocks=1, act=gelu)" },
+  { input: [3], text: `coupling spline bins=4 tail=1 mask=half ${mlp8(1)}`, context: 2 },
+  { input: [2, 3, 3], text: `coupling spline bins=4 tail=1 mask=checker ${mlp8(1)}; coupling spline bins=2 tail=3 mask=checker ${mlp8(1)}` },
+  { input: [3, 2, 3], text: `coupling spline bins=2 tail=1 mask=channel ${mlp8(1)}` },
+  { input: [3, 2, 2], text: `coupling spline bins=8 tail=1 mask=half ${mlp8(1)}` },
+  { input: [2, 3, 4], text: "coupling spline bins=4 tail=1 mask=checker net=conv(hidden=8, kernel=3)" },
+  { input: [3, 2, 3], text: "coupling spline bins=2 tail=1 mask=channel net=conv(hidden=8, kernel=3)", context: 2 },
 ];
 
 export const coupling: LayerKind = {

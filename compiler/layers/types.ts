@@ -171,7 +171,11 @@ export interface LayerCode {
   fwd: string;
   inv: string;
   bwd: string;
-  /** Backward of the inverse direction (reverse-KL training); optional until needed. */
+  /** Backward of the inverse direction (reverse-KL training, sampleAndLogProb gradients):
+   *  `bwdInv(P, G, ws, y, x, gx, gy, gld, n, zl, gzl, cx)` runs right after `inv` on the same
+   *  chunk and workspace; gx = ∂L/∂x (data side), gld = ∂L/∂ld[r] where ld is the inverse's
+   *  log|det ∂x/∂y|; writes gy = ∂L/∂y (overwrite) and ACCUMULATES parameter gradients into G.
+   *  Layers without it make reverse-KL training unavailable (the host says which). */
   bwdInv?: string;
   init?: string;
   project?: string;

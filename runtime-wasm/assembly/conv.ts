@@ -530,20 +530,29 @@ export function conv_fwd(W: usize, b: usize, x: usize, y: usize, n: i32, CIN: i3
   else fwd64(W, b, x, y, n, CIN, COUT, H, W_, K, xs, ys);
 }
 
+/**
+ * Wt[c][o][t'] = W[o][c][K·K−1−t']: the transposed, flipped weight, which
+ * turns the input gradient into a forward convolution of gy with COUT input
+ * planes: conv_fwd(Wt, 0, gy, gx, n, COUT, CIN, …) equals
+ * conv_bwd_x(W, gy, gx, n, CIN, COUT, …). A caller that runs the input
+ * gradient row by row flips W once instead of once per row.
+ */
+export function conv_flip(W: usize, Wt: usize, CIN: i32, COUT: i32, K: i32): void {
+  const KK = K * K;
+  for (let o = 0; o < COUT; o++) {
+    for (let c = 0; c < CIN; c++) {
+      const s = W + (<usize>((o * CIN + c) * KK) << alignof<F>());
+      const d = Wt + (<usize>((c * COUT + o) * KK) << alignof<F>());
+      for (let t = 0; t < KK; t++) store<F>(d + (<usize>(KK - 1 - t) << alignof<F>()), load<F>(s + (<usize>t << alignof<F>())));
+    }
+  }
+}
+
 /** gx_r = ∂(Σ gy_r·y_r)/∂x_r (overwrites gx; gx must not overlap gy or tmp). */
 export function conv_bwd_x(W: usize, gy: usize, gx: usize, n: i32, CIN: i32, COUT: i32, H: i32, W_: i32, K: i32, gys: i32, gxs: i32, tmp: usize): void {
   if (sizeof<F>() == 4) {
-    // The transposed, flipped weight Wt[c][o][t'] = W[o][c][KK−1−t'] turns the
-    // input gradient into a forward convolution of gy with COUT input planes.
-    const KK = K * K;
-    const Wt = tableAt(tmp, COUT, H, W_, K) + (<usize>(COUT * KK + 4) << 2);
-    for (let o = 0; o < COUT; o++) {
-      for (let c = 0; c < CIN; c++) {
-        const s = W + (<usize>((o * CIN + c) * KK) << 2);
-        const d = Wt + (<usize>((c * COUT + o) * KK) << 2);
-        for (let t = 0; t < KK; t++) store<f32>(d + (<usize>(KK - 1 - t) << 2), load<f32>(s + (<usize>t << 2)));
-      }
-    }
+    const Wt = tableAt(tmp, COUT, H, W_, K) + (<usize>(COUT * K * K + 4) << 2);
+    conv_flip(W, Wt, CIN, COUT, K);
     convRows32(Wt, 0, gy, gx, n, COUT, CIN, H, W_, K, gys, gxs, tmp);
   } else {
     bwdX64(W, gy, gx, n, CIN, COUT, H, W_, K, gys, gxs);

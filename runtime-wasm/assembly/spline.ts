@@ -76,6 +76,29 @@ export const RQS_MIN_D: f64 = 1e-3;
   return two * log_(sl / den) + log_(dnum);
 }
 
+/** The bin's rise (y − y_lo)/H at ξ, for end derivatives d0 (at ξ = 0) and d1. The mirror
+ *  image, (y_hi − y)/H at 1 − ξ, is the same function with d0 and d1 swapped: evaluating
+ *  the upper half of a bin from y_hi keeps y's rounding relative to its distance from the
+ *  nearer knot, which matters in f32 next to a flat bin (else y carries ulp(B) there). */
+@inline function rise(xi: F, sl: F, d0: F, d1: F): F {
+  const t = xi * (<F>1 - xi);
+  return (sl * xi * xi + d0 * t) / (sl + (d1 + d0 - <F>2 * sl) * t);
+}
+
+/** The ξ in [0, 1] with H·rise(ξ) = dy: the root of a·ξ² + b·ξ + c = 0. */
+@inline function solve(dy: F, H: F, sl: F, d0: F, d1: F): F {
+  const two: F = 2;
+  const dd = d1 + d0 - two * sl;
+  const a = H * (sl - d0) + dy * dd;
+  const b = H * d0 - dy * dd;
+  const c = -sl * dy;
+  const sq = sqrt_(max<F>(b * b - <F>4 * a * c, <F>0));
+  // 2c / (−b − √disc) is the usual stable form while b ≥ 0. With b < 0 (a steep end
+  // derivative after a flat stretch) its denominator cancels (−b ≈ √disc, ~10⁴ ulp
+  // lost), so take (−b + √disc) / 2a: then a > H·sl > 0 and both terms are positive.
+  return clamp01(b >= <F>0 ? (two * c) / (-b - sq) : (sq - b) / (two * a));
+}
+
 @inline function clamp01(v: F): F {
   return min<F>(max<F>(v, <F>0), <F>1);
 }
@@ -116,23 +139,24 @@ export function rqs_fwd(x: F, p: usize, s: i32, K: i32, B: F, yp: usize): F {
 
   const W = hi - lo, H = yhi - ylo, sl = H / W;
   const xi = clamp01((x - lo) / W);
-  const om = one - xi, t = xi * om;
-  const den = sl + (d1 + d0 - two * sl) * t;
-  store<F>(yp, ylo + H * ((sl * xi * xi + d0 * t) / den));
+  if (xi <= <F>0.5) {
+    store<F>(yp, ylo + H * rise(xi, sl, d0, d1));
+  } else {
+    store<F>(yp, yhi - H * rise(clamp01((hi - x) / W), sl, d1, d0));
+  }
   return logDeriv(xi, sl, d0, d1);
 }
 
 /**
  * Inverse: stores x = spline⁻¹(y) at `xp` and returns log dx/dy (= −log dy/dx at x).
- * Solves the bin's quadratic a·ξ² + b·ξ + c = 0 as ξ = 2c / (−b − √(b² − 4ac)),
- * which has no cancellation for the root in [0, 1].
+ * Solves the bin's quadratic for ξ from the nearer knot (see `rise` and `solve`).
  */
 export function rqs_inv(y: F, p: usize, s: i32, K: i32, B: F, xp: usize): F {
   if (!inside(y, B)) {
     store<F>(xp, y);
     return 0;
   }
-  const two: F = 2, one: F = 1, four: F = 4;
+  const two: F = 2, one: F = 1;
   const ph = p + ((<usize>(K * s)) << alignof<F>());
   // Heights: find the bin of y.
   const mh = smax(ph, s, K);
@@ -158,15 +182,16 @@ export function rqs_inv(y: F, p: usize, s: i32, K: i32, B: F, xp: usize): F {
   const d1 = k == K - 1 ? one : deriv(ldf(p, (2 * K + k) * s));
 
   const W = hi - lo, H = yhi - ylo, sl = H / W;
-  const dd = d1 + d0 - two * sl;
-  const dy = y - ylo;
-  const a = H * (sl - d0) + dy * dd;
-  const b = H * d0 - dy * dd;
-  const c = -sl * dy;
-  const disc = max<F>(b * b - four * a * c, <F>0);
-  // The denominator is < 0 for every dy in [0, H] (b > 0 whenever a < 0).
-  const xi = clamp01((two * c) / (-b - sqrt_(disc)));
-  store<F>(xp, lo + xi * W);
+  const below = y - ylo, above = yhi - y;
+  let xi: F;
+  if (below <= above) {
+    xi = solve(below, H, sl, d0, d1);
+    store<F>(xp, lo + xi * W);
+  } else {
+    const om = solve(above, H, sl, d1, d0);
+    xi = one - om;
+    store<F>(xp, hi - om * W);
+  }
   return -logDeriv(xi, sl, d0, d1);
 }
 

@@ -30,6 +30,8 @@ interface Exports {
   layer_fwd(i: number, P: number, ws: number, x: number, y: number, ld: number, n: number, cx: number): void;
   layer_inv(i: number, P: number, ws: number, y: number, x: number, ld: number, n: number, cx: number): void;
   layer_bwd(i: number, P: number, G: number, ws: number, x: number, y: number, gy: number, gx: number, gld: number, n: number, cx: number): void;
+  layer_bwd_inv(i: number, P: number, G: number, ws: number, y: number, x: number, gx: number, gy: number, gld: number, n: number, cx: number): void;
+  backward_inv(P: number, G: number, ws: number, z: number, x: number, gx: number, gld: number, gz: number, n: number, cx: number): void;
   adam(P: number, G: number, M: number, V: number, count: number, lr: number, b1: number, b2: number, eps: number, wd: number, t: number): void;
   grad_sqnorm(G: number, count: number): number;
   scale(G: number, count: number, s: number): void;

@@ -42,6 +42,8 @@ export interface ManifestLayer {
   direction: { forward: ManifestSide; inverse: ManifestSide };
   /** Whether the layer has a data-dependent init (actnorm). */
   dataInit: boolean;
+  /** Whether the layer has the backward of its inverse (needed for reverse-KL training). */
+  bwdInv?: boolean;
 }
 
 export interface Manifest {

@@ -3,6 +3,11 @@
  * by maximum likelihood, and keep a run directory (model, weights, resumable
  * checkpoint, run.json) that `eval` and `sample` read. Checkpoints are
  * atomic, so a killed run loses at most the steps since the last one.
+ * `--sample-every N` also writes `DIR/samples-<step>.png` every N steps (a
+ * grid for image flows, a scatter over the density for 2-D flows), always
+ * from the same latent draws, so the pictures show the flow learning; the
+ * sampling leaves the training RNG alone, so the weights are the same with
+ * or without it.
  */
 import type { Command } from "commander";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -13,6 +18,7 @@ import { writeFileAtomic } from "../io/atomic.ts";
 import { RUN_FILES, readCheckpoint, writeCheckpoint, type RunInfo } from "../run-dir.ts";
 import { compileSpecFile, fail, parseNumber, parseInteger, loadRows, meanNll, describeError } from "../shared.ts";
 import { mulberry } from "../numeric.ts";
+import { canPlot, writeSamplesPng } from "./sample.ts";
 
 interface TrainOptions {
   data: string;
@@ -27,9 +33,36 @@ interface TrainOptions {
   weightDecay?: string;
   warmup?: string;
   checkpointEvery?: string;
+  sampleEvery?: string;
+  sampleTemperature?: string;
   n?: string;
   precision?: string;
   quiet?: boolean;
+}
+
+/** Bytes at the start of a workspace that hold the RNG state and scratch scalars (ARCHITECTURE.md). */
+const RNG_STATE_BYTES = 64;
+
+/** Samples drawn for a progress picture: a grid of 8 × 8 images, or a scatter of 2,000 points. */
+const progressCount = (flow: Flow) => (flow.eventShape.length === 3 ? 64 : 2000);
+
+/**
+ * Writes `DIR/samples-<step>.png` from fixed latent draws (`seed`) at `temperature`.
+ * Sampling reseeds the workspace RNG that training's dequantisation noise also
+ * draws from, so its state is saved first and restored afterwards.
+ */
+function writeProgressSamples(flow: Flow, dir: string, step: number, seed: number, temperature: number): string {
+  const rng = () => new Uint8Array(flow.exports.memory.buffer, flow.mem.ws, RNG_STATE_BYTES);
+  const saved = rng().slice();
+  try {
+    const n = progressCount(flow);
+    const x = flow.sample(n, { seed, temperature });
+    const path = join(dir, `samples-${step}.png`);
+    writeSamplesPng(path, flow, x, n);
+    return path;
+  } finally {
+    rng().set(saved);
+  }
 }
 
 /** Seeded Fisher–Yates; the data order is a pure function of (seed, epoch), so resume is exact. */
@@ -50,12 +83,16 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
   const lr = parseNumber(o.lr, "--lr", 0);
   const seed = parseInteger(o.seed, "--seed", 0);
   const every = parseInteger(o.checkpointEvery ?? "1000", "--checkpoint-every", 1);
+  const sampleEvery = o.sampleEvery !== undefined ? parseInteger(o.sampleEvery, "--sample-every", 1) : 0;
+  const sampleTemperature = parseNumber(o.sampleTemperature ?? "0.7", "--sample-temperature", 0);
   const precision = (o.precision ?? "f32") as "f32" | "f64";
   if (precision !== "f32" && precision !== "f64") fail(`--precision must be f32 or f64, got ${o.precision}`);
 
   const { wasm, manifest } = await compileSpecFile(spec, { precision });
   const flow = await loadFlow(wasm);
   const D = flow.eventSize;
+  if (sampleEvery > 0 && !canPlot(flow)) fail(`--sample-every draws PNGs, which needs an image flow or a 2-D flow; this one has event shape [${flow.eventShape.join(", ")}]`);
+  if (sampleEvery > 0 && !manifest.capabilities.sample) fail("--sample-every needs a flow that can sample, and this one cannot");
 
   // Data: a file or a toy; validation split from a file or a fraction.
   const all = loadRows(o.data, { seed, n: o.n ? parseInteger(o.n, "--n", 1) : 100_000, flow, split: "train" });
@@ -93,7 +130,13 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
     start = trainer.stepCount;
     log(o, `resuming from step ${start}`);
   } else {
-    flow.initialize({ seed, data: train.subarray(0, Math.min(rows, Math.max(batch, 256)) * D) });
+    // The data-dependent init (actnorm) sees rows drawn in the first epoch's order rather than the
+    // file's first rows: built-in image sets are sorted by class (mnist's first rows are all zeros).
+    const initOrder = epochOrder(rows, seed, 0);
+    const initRows = Math.min(rows, Math.max(batch, 256));
+    const initData = new Float64Array(initRows * D);
+    for (let r = 0; r < initRows; r++) initData.set(train.subarray(initOrder[r] * D, (initOrder[r] + 1) * D), r * D);
+    flow.initialize({ seed, data: initData });
   }
   writeFileAtomic(join(o.out, RUN_FILES.model), wasm);
 
@@ -111,6 +154,7 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
   bar?.start(steps, start, { loss: "—", sps: "—" });
   const t0 = performance.now();
   let ema = NaN, lastLog = t0;
+  let sampleMs = 0; // time spent drawing progress samples, left out of the throughput
   let interrupted = false;
   const onSigint = () => { interrupted = true; };
   process.on("SIGINT", onSigint);
@@ -136,7 +180,7 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
       }
       ema = Number.isNaN(ema) ? loss : 0.98 * ema + 0.02 * loss;
       const done = s + 1;
-      const sps = ((done - start) * m) / ((performance.now() - t0) / 1000);
+      const sps = ((done - start) * m) / ((performance.now() - t0 - sampleMs) / 1000);
       const lossText = isImage ? `${ema.toFixed(4)} (${bpd(ema).toFixed(3)} bits/dim)` : ema.toFixed(4);
       if (bar) bar.update(done, { loss: lossText, sps: sps.toFixed(0) });
       else if (!o.quiet && (performance.now() - lastLog > 2000 || done === steps)) {
@@ -149,6 +193,12 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
         info.trainNll = ema;
         info.samplesPerSecond = sps;
         saveInfo();
+      }
+      if (sampleEvery > 0 && done % sampleEvery === 0) {
+        const ts = performance.now();
+        const path = writeProgressSamples(flow, o.out, done, seed, sampleTemperature);
+        sampleMs += performance.now() - ts;
+        if (!bar) log(o, `step ${done}: samples at temperature ${sampleTemperature} in ${path}`);
       }
     }
   } finally {
@@ -194,6 +244,8 @@ export function register(program: Command): void {
     .option("--weight-decay <w>", "AdamW weight decay")
     .option("--warmup <n>", "linear learning-rate warm-up steps")
     .option("--checkpoint-every <n>", "write a checkpoint every n steps", "1000")
+    .option("--sample-every <n>", "every n steps, write DIR/samples-<step>.png (image grid or 2-D scatter) to watch the flow learn")
+    .option("--sample-temperature <t>", "temperature of the --sample-every pictures", "0.7")
     .option("--n <rows>", "rows to draw when --data is a toy", "100000")
     .option("--precision <p>", "f32 or f64", "f32")
     .option("--quiet", "no progress output")

@@ -12,7 +12,8 @@
  * convolution over the whole chunk and keeps the two hidden feature maps
  * (after the activation, which relu's derivative can be read from). The
  * backward pass goes one row at a time, so its two gradient feature maps
- * need one row of workspace each instead of a chunk.
+ * need one row of workspace each instead of a chunk; it flips each weight
+ * once per call, so every input gradient is a forward convolution.
  */
 import type { EmitCtx, NetCode, NetKind, Shape } from "../types.ts";
 import { convFlops, convParams } from "../util.ts";
@@ -70,6 +71,8 @@ function emitConvNet(ctx: EmitCtx, inDim: number | Shape, outDim: number | Shape
   const post = [ctx.slot("h0", hid * HW), ctx.slot("h1", hid * HW)];
   const pre = act.needsPre ? [ctx.slot("z0", hid * HW), ctx.slot("z1", hid * HW)] : post;
   const ga = ctx.slot("ga", 0, hid * HW), gb = ctx.slot("gb", 0, hid * HW);
+  // Transposed, flipped weights: the input gradients are forward convolutions with them.
+  const Wt = [ctx.slot("w0t", 0, cin * hid * k * k), ctx.slot("w1t", 0, hid * hid), ctx.slot("w2t", 0, hid * cout * k * k)];
   const tmp = ctx.slot("tmp", 0, ctx.precision === "f32"
     ? Math.max(convTmpSize(cin, hid, h, w, k), convTmpSize(hid, hid, h, w, 1), convTmpSize(hid, cout, h, w, k))
     : 0);
@@ -88,15 +91,18 @@ function emitConvNet(ctx: EmitCtx, inDim: number | Shape, outDim: number | Shape
       const r = ctx.uid("r");
       const row = (p: string, width: number) => `at(${p}, ${r} * ${width})`;
       const hrow = (p: string) => row(p, hid * HW);
-      return `for (let ${r} = 0; ${r} < ${n}; ${r}++) {
+      return `${conv("conv_flip", W(2), Wt[2], hid, cout, k)}
+  ${conv("conv_flip", W(1), Wt[1], hid, hid, 1)}
+  ${gInp !== null ? conv("conv_flip", W(0), Wt[0], cin, hid, k) : ""}
+  for (let ${r} = 0; ${r} < ${n}; ${r}++) {
     ${conv("conv_bwd_w", hrow(post[1]), row(gOut, cout * HW), gW(2), gB(2), 1, hid, cout, h, w, k, 0, 0, tmp)}
-    ${conv("conv_bwd_x", W(2), row(gOut, cout * HW), ga, 1, hid, cout, h, w, k, 0, 0, tmp)}
+    ${conv("conv_fwd", Wt[2], 0, row(gOut, cout * HW), ga, 1, cout, hid, h, w, k, 0, 0, tmp)}
     ${act.bwd(hrow(pre[1]), hrow(post[1]), ga, String(hid * HW))}
     ${conv("conv_bwd_w", hrow(post[0]), ga, gW(1), gB(1), 1, hid, hid, h, w, 1, 0, 0, tmp)}
-    ${conv("conv_bwd_x", W(1), ga, gb, 1, hid, hid, h, w, 1, 0, 0, tmp)}
+    ${conv("conv_fwd", Wt[1], 0, ga, gb, 1, hid, hid, h, w, 1, 0, 0, tmp)}
     ${act.bwd(hrow(pre[0]), hrow(post[0]), gb, String(hid * HW))}
     ${conv("conv_bwd_w", row(inp, cin * HW), gb, gW(0), gB(0), 1, cin, hid, h, w, k, 0, 0, tmp)}
-    ${gInp !== null ? conv("conv_bwd_x", W(0), gb, row(gInp, cin * HW), 1, cin, hid, h, w, k, 0, 0, tmp) : ""}
+    ${gInp !== null ? conv("conv_fwd", Wt[0], 0, gb, row(gInp, cin * HW), 1, hid, cin, h, w, k, 0, 0, tmp) : ""}
   }`;
     },
   };
