@@ -59,6 +59,16 @@ describe("flowc train / eval / sample on moons", () => {
     expect(JSON.parse(readFileSync(join(out, "run.json"), "utf8")).step).toBe(700);
   });
 
+  it("an interrupted run resumed from its checkpoint ends with exactly the weights of an uninterrupted one", () => {
+    const a = join(dir, "a"), b = join(dir, "b");
+    const common = ["spec-examples/moons.flow", "--data", "moons", "--batch", "64", "--lr", "1e-3", "--seed", "4", "--n", "3000", "--checkpoint-every", "50", "--quiet"];
+    expect(flowc("train", ...common, "--steps", "120", "--out", a).status).toBe(0);
+    expect(flowc("train", ...common, "--steps", "50", "--out", b).status).toBe(0);
+    const r = flowc("train", ...common, "--steps", "120", "--out", b, "--resume");
+    expect(r.status, r.stderr).toBe(0);
+    expect(Buffer.compare(readFileSync(join(a, "weights.safetensors")), readFileSync(join(b, "weights.safetensors")))).toBe(0);
+  });
+
   it("rejects a bad data file with its row and column, and writes nothing", () => {
     const bad = join(dir, "bad.csv");
     writeFileSync(bad, "x,y\n1,2\n3,oops\n");

@@ -56,7 +56,7 @@ export function writeCheckpoint(dir: string, flow: Flow, trainer: Trainer, state
       { name: "__optimizer.m", data: s.m, shape: [s.m.length] },
       { name: "__optimizer.v", data: s.v, shape: [s.v.length] },
     ],
-    metadata: { step: String(s.step), ...state },
+    metadata: { step: String(s.step), rng: rngState(flow), ...state },
   });
   writeFileAtomic(join(dir, RUN_FILES.checkpoint), bytes);
   writeFileAtomic(join(dir, RUN_FILES.weights), flow.saveWeights({ metadata: { step: String(s.step) } }));
@@ -79,5 +79,17 @@ export function readCheckpoint(dir: string, flow: Flow, trainer: Trainer): Recor
   const step = Number(loaded.metadata.step);
   if (!Number.isInteger(step) || step < 0) throw new FlowcInputError("FLOW681", `${path}: invalid step '${loaded.metadata.step}'`, { file: path });
   trainer.setState({ step, m: m.data, v: v.data });
+  if (loaded.metadata.rng) setRngState(flow, loaded.metadata.rng);
   return loaded.metadata;
+}
+
+/** The workspace RNG (stochastic layers such as dequantize) is part of a checkpoint, so a resumed
+ *  run draws the same noise as an uninterrupted one. It lives in the first 16 bytes of the workspace. */
+function rngState(flow: Flow): string {
+  return Buffer.from(new Uint8Array(flow.exports.memory.buffer, flow.mem.ws, 16)).toString("hex");
+}
+
+function setRngState(flow: Flow, hex: string): void {
+  if (!/^[0-9a-f]{32}$/.test(hex)) throw new FlowcInputError("FLOW681", `invalid RNG state '${hex}' in the checkpoint`);
+  new Uint8Array(flow.exports.memory.buffer, flow.mem.ws, 16).set(Buffer.from(hex, "hex"));
 }
