@@ -518,7 +518,7 @@ def load_flowc_weights(model, tensors):
         if name.startswith("__"):
             continue
         with torch.no_grad():
-            state[torch_name(model, name)].copy_(torch.from_numpy(np.array(arr, dtype=np.float32)))
+            state[torch_name(model, name)].copy_(torch.from_numpy(np.array(arr)))
 
 
 # ---------------------------------------------------------------- modes
@@ -607,10 +607,6 @@ def check(a):
     # 1. log p of the same rows with the same weights (f64 and f32).
     m64 = Flow(open(a.spec).read()).double()
     load_flowc_weights(m64, weights)
-    for mm in m64.modules():
-        for k, b in list(mm._buffers.items()):
-            if b is not None:
-                mm._buffers[k] = b.double()
     torch.set_default_dtype(torch.float64)
     with torch.no_grad():
         lp64 = m64.log_prob(y.double(), start).numpy()

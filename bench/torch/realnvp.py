@@ -103,6 +103,8 @@ def main():
         if a.mode == "nll":
             with torch.no_grad():
                 out["test_nll"] = float(-model.log_prob(moons(20_000, torch.Generator().manual_seed(1))).mean())
+                # E_q[log q]: how much of the model's mass sits off the data (mode covering).
+                out["sample_logq"] = float(model.log_prob(model.sample(20_000)).mean())
     elif a.mode == "sample":
         model.sample(1000)
         t0 = time.perf_counter()

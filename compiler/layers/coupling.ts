@@ -19,16 +19,24 @@
  * spline); `net=conv` instead sees the image: with `checker` the whole masked
  * image [C (+ context), H, W] → [factor·C, H, W], with `channel` the A
  * channels → factor × the B channels. Its last layer is zero-initialised, so
- * the coupling starts as the identity (additive, spline) or as a constant
- * per-feature scale (affine with scale=sigmoid).
+ * the coupling starts as the identity (additive), as a constant per-feature
+ * scale (affine with scale=sigmoid), or as one fixed elementwise spline
+ * (spline: equal bins, interior derivatives 1e-3 + log 2, as nflows starts).
  *
- * Kernels. The conditioner's output holds the shift block first, then the
- * scale pre-activation block (nflows' convention; Glow interleaves them):
+ * Kernels. For additive and affine, the conditioner's output holds the shift
+ * block first, then the scale pre-activation block (nflows' convention; Glow
+ * interleaves them):
  *   - dense nets and `net=conv` with `mask=channel`: out[0, |B|) = t,
  *     out[|B|, 2|B|) = h, in the order of the B features (for conv: the
  *     first |B_channels| output channels are t, the next |B_channels| h);
  *   - `net=conv` with `mask=checker`: channels [0, C) are t and [C, 2C) are h,
  *     read at the B positions only (the A positions are ignored).
+ * A spline's P = 3·bins − 1 parameters per B feature are grouped by feature
+ * (nflows' layout): bins width logits, bins height logits, bins − 1 interior
+ * derivative pre-activations (runtime-wasm/assembly/spline.ts). Dense nets:
+ * out[j·P + k] for the j-th B feature; conv nets: channels [c·P, (c + 1)·P)
+ * belong to channel c (of the B channels with `channel`, of all C channels
+ * with `checker`), read at the feature's pixel.
  * The net's input is [x_A, context] for dense nets; for conv nets, with
  * `checker` the image with its B positions zeroed, with `channel` the A
  * channels, followed in both cases by the context broadcast as constant
@@ -279,14 +287,14 @@ const TEST_CASES: LayerTestCase[] = [
   { input: [2, 3, 4], text: "coupling additive mask=checker net=conv(hidden=8, kernel=3)" },
   { input: [3, 2, 2], text: "coupling affine mask=channel scale=exp net=conv(hidden=8, kernel=3)", context: 2 },
   { input: [2, 3, 3], text: "coupling affine mask=checker net=conv(hidden=8, kernel=3)", context: 2 },
-  // Splines: tail=1 so the N(0, 1) inputs fall both inside [−1, 1] and in the identity tails.
+  // Splines: tails of 1 or 0.5, so the N(0, 1) inputs fall both inside [−B, B] and in the identity tails.
   { input: [2], text: `coupling spline bins=2 tail=1 mask=half ${mlp8(1)}` },
   { input: [3], text: `coupling spline bins=4 tail=1 mask=alternate ${mlp8(2, "tanh")}` },
   { input: [5], text: `coupling spline bins=8 tail=1 mask=half ${mlp8(1)}` },
   { input: [6], text: `coupling spline bins=8 tail=3 mask=alternate ${mlp8(2)}` },
   { input: [5], text: `coupling spline bins=4 tail=1 mask=alternate ${mlp8(1)}; coupling spline bins=2 tail=1 mask=alternate ${mlp8(1, "elu")}` },
-  { input: [4], text: "coupling spline bins=3 tail=1 mask=half net=resnet(hidden=8, blocks=1, act=gelu)" },
-  { input: [3], text: `coupling spline bins=4 tail=1 mask=half ${mlp8(1)}`, context: 2 },
+  { input: [4], text: "coupling spline bins=3 tail=0.5 mask=half net=resnet(hidden=8, blocks=1, act=gelu)" },
+  { input: [3], text: `coupling spline bins=4 tail=0.5 mask=half ${mlp8(1)}`, context: 2 },
   { input: [2, 3, 3], text: `coupling spline bins=4 tail=1 mask=checker ${mlp8(1)}; coupling spline bins=2 tail=3 mask=checker ${mlp8(1)}` },
   { input: [3, 2, 3], text: `coupling spline bins=2 tail=1 mask=channel ${mlp8(1)}` },
   { input: [3, 2, 2], text: `coupling spline bins=8 tail=1 mask=half ${mlp8(1)}` },
