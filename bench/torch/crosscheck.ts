@@ -5,9 +5,12 @@
  * this script rather than drawn inside the module), initialises it (random
  * init and the data-dependent actnorm init on `--init-rows` rows), and saves
  *   init.safetensors  the weights after init, named as in the full spec
+ *   weights.safetensors  the same plus N(0, perturb²) noise on every trainable
+ *                     weight (at init the last conv of each conditioner is zero,
+ *                     which would hide the nets' inner gradients)
  *   init_y.npy, y.npy the dequantised rows used for the init and for scoring
- *   logp.npy          flowc's log p of y.npy (the flow after dequantize)
- *   grad.safetensors  flowc's gradient of the mean NLL of y.npy
+ *   logp.npy          flowc's log p of y.npy under weights.safetensors
+ *   grad.safetensors  flowc's gradient of the mean NLL of y.npy there
  *   fixture.json      spec, precision, seed, and `start` (layers skipped)
  *
  *   node bin/run-ts.mjs bench/torch/crosscheck.ts spec-examples/glow-mnist.flow \
@@ -23,7 +26,7 @@ import { loadFlow } from "../../runtime-wasm/host/flow.ts";
 import { encodeSafetensors } from "../../runtime-wasm/host/safetensors.ts";
 import { loadImageSet, isBuiltinImageSet } from "../../compiler/cli/io/builtin.ts";
 import { encodeNpy } from "../../compiler/cli/io/npy.ts";
-import { mulberry } from "../../compiler/cli/numeric.ts";
+import { gaussian, mulberry } from "../../compiler/cli/numeric.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -34,11 +37,12 @@ const { values, positionals } = parseArgs({
     rows: { type: "string", default: "32" },
     "init-rows": { type: "string", default: "64" },
     seed: { type: "string", default: "0" },
+    perturb: { type: "string", default: "0.02" },
   },
 });
 const spec = positionals[0];
 if (!spec || !values.out || !isBuiltinImageSet(values.data!)) {
-  process.stderr.write("usage: crosscheck.ts SPEC --data digits|mnist --out DIR [--precision f32|f64] [--rows N] [--init-rows N] [--seed S]\n");
+  process.stderr.write("usage: crosscheck.ts SPEC --data digits|mnist --out DIR [--precision f32|f64] [--rows N] [--init-rows N] [--seed S] [--perturb s]\n");
   process.exit(2);
 }
 const precision = values.precision as "f32" | "f64";
@@ -86,6 +90,12 @@ const rename = (name: string) => name.replace(/^layers\.(\d+)\./, (_, i: string)
 const tensorsOf = (buf: Float32Array | Float64Array) =>
   flow.manifest.params.map((p) => ({ name: rename(p.name), dtype: precision === "f32" ? "F32" : "F64", shape: p.shape, data: buf.slice(p.offset, p.offset + p.size) }));
 writeFileSync(join(out, "init.safetensors"), encodeSafetensors(tensorsOf(flow.getParams()) as never));
+const P = flow.getParams();
+const noise = gaussian(mulberry(seed + 2));
+const perturb = Number(values.perturb);
+for (const p of flow.manifest.params) if (p.trainable) for (let i = 0; i < p.size; i++) P[p.offset + i] += perturb * noise();
+flow.setParams(P);
+writeFileSync(join(out, "weights.safetensors"), encodeSafetensors(tensorsOf(flow.getParams()) as never));
 const logp = flow.logProb(y);
 // A step with lr = 0 leaves the weights alone and the gradient of the mean NLL in G.
 flow.trainer({ lr: 0, batchSize: rows }).step(y);
@@ -93,5 +103,5 @@ writeFileSync(join(out, "grad.safetensors"), encodeSafetensors(tensorsOf(flow.vi
 writeFileSync(join(out, "y.npy"), encodeNpy(y, [rows, ...flow.eventShape]));
 writeFileSync(join(out, "init_y.npy"), encodeNpy(initY, [initRows, ...flow.eventShape]));
 writeFileSync(join(out, "logp.npy"), encodeNpy(Float64Array.from(logp), [rows]));
-writeFileSync(join(out, "fixture.json"), JSON.stringify({ spec, data: values.data, precision, seed, start, levels, rows, initRows, chunk: flow.chunk }, null, 2) + "\n");
+writeFileSync(join(out, "fixture.json"), JSON.stringify({ spec, data: values.data, precision, seed, perturb, start, levels, rows, initRows, chunk: flow.chunk }, null, 2) + "\n");
 process.stderr.write(`${out}: fixture for ${spec} (${precision}, chunk ${flow.chunk}), mean log p ${(Array.from(logp).reduce((a, b) => a + b, 0) / rows).toFixed(4)}\n`);

@@ -591,16 +591,17 @@ def train(a):
 
 
 def check(a):
-    """Compares with a fixture from bench/torch/crosscheck.ts: flowc's weights after init
-    (random + data-dependent), rows after the dequantize layer, flowc's log p and the
-    gradient of the mean NLL for those rows."""
+    """Compares with a fixture from bench/torch/crosscheck.ts: with flowc's (perturbed)
+    weights, flowc's log p and gradient of the mean NLL of rows taken after the dequantize
+    layer; and flowc's actnorm data-dependent init against this one on the same rows."""
     fx = a.fixture
     meta = json.load(open(os.path.join(fx, "fixture.json")))
     model = Flow(open(a.spec).read())
-    weights = read_safetensors(os.path.join(fx, "init.safetensors"))
+    weights = read_safetensors(os.path.join(fx, "weights.safetensors"))
     load_flowc_weights(model, weights)
     start = meta["start"]
-    y = torch.from_numpy(np.load(os.path.join(fx, "y.npy"))).float().reshape((-1,) + model.input_shape)
+    y64 = torch.from_numpy(np.load(os.path.join(fx, "y.npy"))).double().reshape((-1,) + model.input_shape)
+    y = y64.float()
     lp_flowc = np.load(os.path.join(fx, "logp.npy")).astype(np.float64)
     out = {"spec": os.path.basename(a.spec), "rows": y.shape[0]}
 
@@ -609,7 +610,7 @@ def check(a):
     load_flowc_weights(m64, weights)
     torch.set_default_dtype(torch.float64)
     with torch.no_grad():
-        lp64 = m64.log_prob(y.double(), start).numpy()
+        lp64 = m64.log_prob(y64, start).numpy()
     torch.set_default_dtype(torch.float32)
     with torch.no_grad():
         lp32 = model.log_prob(y, start).numpy()
@@ -618,11 +619,13 @@ def check(a):
     out["logp_mean_flowc"] = float(lp_flowc.mean())
     out["logp_mean_torch"] = float(lp64.mean())
 
-    # 2. the gradient of the mean NLL, per parameter tensor (relative L2 error).
-    model.zero_grad()
-    (-model.log_prob(y, start).mean()).backward()
+    # 2. the gradient of the mean NLL (torch in f64), per parameter tensor (relative L2 error).
+    torch.set_default_dtype(torch.float64)
+    m64.zero_grad()
+    (-m64.log_prob(y64, start).mean()).backward()
+    torch.set_default_dtype(torch.float32)
     grads = read_safetensors(os.path.join(fx, "grad.safetensors"))
-    named = dict(model.named_parameters())
+    named = dict(m64.named_parameters())
     worst, rows = 0.0, []
     for name, g in grads.items():
         tn = torch_name(model, name)
@@ -631,7 +634,7 @@ def check(a):
         gt = named[tn].grad
         gt = torch.zeros_like(named[tn]) if gt is None else gt
         if isinstance(model.layers[int(name.split(".")[1])], Conv1x1LU) and name.endswith((".L", ".U")):
-            mask = model.layers[int(name.split(".")[1])].lmask
+            mask = m64.layers[int(name.split(".")[1])].lmask
             mask = mask if name.endswith(".L") else mask.T
             gt = gt * mask
             g = g * mask.numpy()
@@ -645,6 +648,8 @@ def check(a):
     out["grad_worst"] = [{"param": n, "rel_err": r, "norm": nm} for r, n, nm in rows[:5]]
 
     # 3. the data-dependent init: reset every actnorm, init on the fixture's init rows.
+    weights = read_safetensors(os.path.join(fx, "init.safetensors"))
+    load_flowc_weights(model, weights)
     init_y = torch.from_numpy(np.load(os.path.join(fx, "init_y.npy"))).float().reshape((-1,) + model.input_shape)
     for m in model.modules():
         if isinstance(m, ActNorm):

@@ -92,6 +92,28 @@ function emitActnorm(ctx: EmitCtx): LayerCode {
     }
   }`}
   ew_add_const(${gs}, ${C}, gld * <F>(n * ${HW}));`;
+  // Backward of the inverse x = y·a − bias, a = exp(−logs): ∂x/∂y = a, ∂x/∂bias = −1,
+  // ∂x/∂logs = −y·a (so G_logs −= Σ gy·y with gy = gx·a), ∂ld/∂logs = −H·W per row.
+  // The scalar pair is refilled rather than trusted from inv; the vector path sums
+  // Σ_r gy·y into the slot's second half, then subtracts it once.
+  const bwdInv = `for (let c = 0; c < ${C}; c++) stf(${A}, c, exp_(-ldf(${s}, c)));
+  ${HW === 1
+    ? `zero(${Cc}, ${C});
+  for (let r = 0; r < n; r++) {
+    ew_mul(${gxr}, ${A}, ${gyr}, ${D});
+    axpy(${gb}, ${gxr}, ${D}, -1.0);
+    ew_acc_mul(${Cc}, ${gyr}, ${yr}, ${D});
+  }
+  axpy(${gs}, ${Cc}, ${C}, -1.0);`
+    : `for (let r = 0; r < n; r++) {
+    const g = ${gyr}, gxp = ${gxr}, yp = ${yr};
+    for (let c = 0; c < ${C}; c++) {
+      ew_axpb(${blk("gxp")}, ${blk("g")}, ${HW}, ldf(${A}, c), <F>0);
+      addf(${gb}, c, -<F>sum(${blk("gxp")}, ${HW}));
+      addf(${gs}, c, -<F>ew_dot(${blk("g")}, ${blk("yp")}, ${HW}));
+    }
+  }`}
+  ew_add_const(${gs}, ${C}, -gld * <F>(n * ${HW}));`;
   // Data-dependent init (Glow): per channel, mean and population std over rows × pixels,
   // two passes in f64; the 1e-6 keeps a constant channel finite (logs = −log 1e-6).
   const init = `if (n <= 0) return;
@@ -105,5 +127,5 @@ function emitActnorm(ctx: EmitCtx): LayerCode {
     stf(${b}, c, <F>(-m));
     stf(${s}, c, <F>(-Math.log(Math.sqrt(v / cnt) + 1e-6)));
   }`;
-  return { fwd, inv, bwd, init };
+  return { fwd, inv, bwd, bwdInv, init };
 }

@@ -63,5 +63,17 @@ function emitAffine(ctx: EmitCtx): LayerCode {
     ew_acc_mul(${gs}, ${row("gx")}, ${row("x")}, ${D});
   }
   ew_add_const(${gs}, ${D}, gld * <F>n);`;
-  return { fwd, inv, bwd };
+  // Backward of the inverse x = (y − bias)·a, a = exp(−logs): ∂x/∂y = a, ∂x/∂bias = −a
+  // (G_bias −= gy with gy = gx·a), ∂x/∂logs = −x, ∂ld/∂logs = −1 per row. Σ_r gx·x
+  // collects in the slot's second half and is subtracted once.
+  const bwdInv = `for (let j = 0; j < ${D}; j++) stf(${A}, j, exp_(-ldf(${s}, j)));
+  zero(${Cc}, ${D});
+  for (let r = 0; r < n; r++) {
+    ew_mul(${row("gx")}, ${A}, ${row("gy")}, ${D});
+    axpy(${gb}, ${row("gy")}, ${D}, -1.0);
+    ew_acc_mul(${Cc}, ${row("gx")}, ${row("x")}, ${D});
+  }
+  axpy(${gs}, ${Cc}, ${D}, -1.0);
+  ew_add_const(${gs}, ${D}, -gld * <F>n);`;
+  return { fwd, inv, bwd, bwdInv };
 }

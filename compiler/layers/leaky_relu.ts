@@ -48,5 +48,7 @@ function emitLeakyRelu(ctx: EmitCtx): LayerCode {
     inv: `for (let r = 0; r < n; r++) addf(ld, r, -(<F>ew_leaky(${row("y")}, ${row("x")}, ${D}, ${kinv})) * ${lk});`,
     // The log-det is piecewise constant, so gld contributes nothing.
     bwd: `ew_leaky_bwd(x, gy, gx, n * ${D}, ${k});`,
+    // ∂x/∂y = 1/slope where y < 0; the log-det is again piecewise constant.
+    bwdInv: `ew_leaky_bwd(y, gx, gy, n * ${D}, ${kinv});`,
   };
 }

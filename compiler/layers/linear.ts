@@ -110,6 +110,7 @@ function emitLinear(ctx: EmitCtx): LayerCode {
       for (let i = 0; i < ${D}; i++) stf(x, o + load<i32>(${perm} + (<usize>i << 2)), ldf(y, o + i) - ldf(${b}, i));
     }
     solve_lower_unit(${L}, x, n, ${D}, ${D});
+    copy(${u}, x, n * ${D});
     solve_upper(${U}, ${diag}, x, n, ${D}, ${D});
   }
   for (let r = 0; r < n; r++) addf(ld, r, -sl);`;
@@ -142,5 +143,48 @@ function emitLinear(ctx: EmitCtx): LayerCode {
   }
   const nl = <F>n * gld;
   for (let i = 0; i < ${D}; i++) addf(${glogs}, i, nl);`;
-  return { fwd, inv, bwd };
+  // Backward of the inverse x = W⁻¹(y − b): gy = W⁻ᵀ gx, and since dx = −W⁻¹(dW·x + db),
+  // ∂L/∂W = −Σ gy xᵀ and ∂L/∂b = −Σ gy, i.e. the forward's factor gradients at −gy. It
+  // follows inv's choice (same n), reading what inv left in the slots:
+  //  - dense: Af holds W⁻ᵀ, so gy is one blocked product; −Σ gy xᵀ goes through
+  //    lu_factor_grads once Af and Bf are refilled with the factors.
+  //  - per row: inv saved u = (U + diag)·x = (I + L)⁻¹Pᵀ(y − b). Solving from −gx gives
+  //    the forward's adjoints directly: gu = −(U + diag)⁻ᵀ gx (for gU, glogs), then
+  //    gv = (I + L)⁻ᵀ gu (for gL), and gy = −P·gv.
+  const bwdInv = `if (${invDense}) {
+    dense_fwd(${Af}, 0, gx, gy, n, ${D}, ${D}, ${D}, ${D});
+    for (let i = 0; i < ${D}; i++) {
+      let s: F = 0;
+      for (let r = 0; r < n; r++) s += ldf(gy, r * ${D} + i);
+      addf(${gb}, i, -s);
+    }
+    zero(${T1}, ${D * D});
+    dense_bwd_w(x, gy, ${T1}, 0, n, ${D}, ${D}, ${D}, ${D});
+    scale_inplace(${T1}, ${D * D}, -1.0);
+    lu_factors(${L}, ${U}, ${diag}, ${Af}, ${Bf}, ${D});
+    lu_factor_grads(${T1}, ${diag}, ${perm}, ${Af}, ${Bf}, ${T2}, ${T1}, ${gL}, ${gU}, ${glogs}, ${D});
+  } else {
+    for (let k = 0; k < n * ${D}; k++) stf(${v}, k, -ldf(gx, k));
+    solve_upper_t(${U}, ${diag}, ${v}, n, ${D}, ${D});
+    outer_upper_acc(${gU}, ${v}, x, n, ${D}, ${D}, ${D});
+    for (let i = 0; i < ${D}; i++) {
+      let s: F = 0;
+      for (let r = 0; r < n; r++) s += ldf(${v}, r * ${D} + i) * ldf(x, r * ${D} + i);
+      addf(${glogs}, i, s * ldf(${diag}, i));
+    }
+    solve_lower_unit_t(${L}, ${v}, n, ${D}, ${D});
+    outer_lower_acc(${gL}, ${v}, ${u}, n, ${D}, ${D}, ${D});
+    for (let r = 0; r < n; r++) {
+      const o = r * ${D};
+      for (let i = 0; i < ${D}; i++) stf(gy, o + i, -ldf(${v}, o + load<i32>(${perm} + (<usize>i << 2))));
+    }
+    for (let i = 0; i < ${D}; i++) {
+      let s: F = 0;
+      for (let r = 0; r < n; r++) s += ldf(gy, r * ${D} + i);
+      addf(${gb}, i, -s);
+    }
+  }
+  const nl = <F>n * gld;
+  for (let i = 0; i < ${D}; i++) addf(${glogs}, i, -nl);`;
+  return { fwd, inv, bwd, bwdInv };
 }

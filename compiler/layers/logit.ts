@@ -59,5 +59,11 @@ function emitLogit(ctx: EmitCtx): LayerCode {
     inv: `for (let r = 0; r < n; r++) addf(ld, r, <F>ew_logit_inv(${row("y")}, ${row("x")}, ${D}, ${A}, ${B}) - ${LB});`,
     // dy/dx = β(1/p + 1/q); d(log-det)/dx = β(1/q − 1/p).
     bwd: `ew_logit_bwd(x, gy, gx, n * ${D}, ${A}, ${B}, gld);`,
+    // dx/dy = σ(y)σ(−y)/β; d(inverse log-det)/dy = σ(−y) − σ(y): sigmoid's backward run
+    // with β·gld, then scaled by 1/β (gx is the caller's and is not ours to scale).
+    bwdInv: beta === 1
+      ? `ew_sigmoid_bwd(y, gx, gy, n * ${D}, gld);`
+      : `ew_sigmoid_bwd(y, gx, gy, n * ${D}, gld * ${B});
+  scale_inplace(gy, n * ${D}, ${1 / beta});`,
   };
 }

@@ -117,5 +117,7 @@ function emitPermute(ctx: EmitCtx): LayerCode {
     fwd: gather("x", "y", fwdT),
     inv: gather("y", "x", invT),
     bwd: gather("gy", "gx", invT),
+    // x[perm[j]] = y[j], so ∂L/∂y[j] = ∂L/∂x[perm[j]]: the forward gather.
+    bwdInv: gather("gx", "gy", fwdT),
   };
 }

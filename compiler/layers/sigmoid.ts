@@ -41,5 +41,8 @@ function emitSigmoid(ctx: EmitCtx): LayerCode {
     inv: `for (let r = 0; r < n; r++) addf(ld, r, <F>ew_sigmoid_inv(${row("y")}, ${row("x")}, ${D}));`,
     // dy/dx = σ(x)σ(−x); d(log-det)/dx = σ(−x) − σ(x).
     bwd: `ew_sigmoid_bwd(x, gy, gx, n * ${D}, gld);`,
+    // dx/dy = 1/y + 1/(1 − y); d(inverse log-det)/dy = 1/(1 − y) − 1/y: logit's backward
+    // with α = 0, β = 1, where p = y and q = 1 − y.
+    bwdInv: `ew_logit_bwd(y, gx, gy, n * ${D}, <F>0, <F>1, gld);`,
   };
 }

@@ -136,7 +136,7 @@ function buildTable(tab: usize, C: i32, K: i32, planeB: i32, rowB: i32): void {
  * Wr rows are `wrb` bytes apart, dst planes `dpb` bytes apart. Loads are
  * always full vectors (the source has slack); only the last store is partial.
  */
-@inline function outTile(R: i32, V: i32, STRIDED: bool, Wr: usize, wrb: usize, bias: usize, src: usize, tab: usize, T: i32, dst: usize, dpb: usize, L: i32): void {
+@inline function outTile(R: i32, V: i32, Wr: usize, wrb: usize, bias: usize, src: usize, tab: usize, T: i32, dst: usize, dpb: usize, L: i32): void {
   const z = f32x4.splat(0);
   const b0 = bias != 0 ? v128.load32_splat(bias) : z;
   const b1 = R > 1 && bias != 0 ? v128.load32_splat(bias, 4) : z;
@@ -144,16 +144,12 @@ function buildTable(tab: usize, C: i32, K: i32, planeB: i32, rowB: i32): void {
   const b3 = R > 3 && bias != 0 ? v128.load32_splat(bias, 12) : z;
   let a00 = b0, a01 = b0, a02 = b0, a03 = b0;
   let a10 = b1, a11 = b1, a12 = b1, a13 = b1;
-  let a20 = b2, a21 = b2;
-  let a30 = b3, a31 = b3;
+  let a20 = b2, a21 = b2, a22 = b2;
+  let a30 = b3, a31 = b3, a32 = b3;
   const w1 = Wr + wrb, w2 = w1 + wrb, w3 = w2 + wrb;
-  // STRIDED (1×1): input plane t is at src + t·tab, no table lookup.
-  let ps = src;
   for (let t = 0; t < T; t++) {
     const to = <usize>t << 2;
-    let p = ps;
-    if (STRIDED) ps += tab;
-    else p = src + <usize>load<i32>(tab + to);
+    const p = src + <usize>load<i32>(tab + to);
     const x0 = v128.load(p);
     const x1 = V > 1 ? v128.load(p, 16) : z;
     const x2 = V > 2 ? v128.load(p, 32) : z;
@@ -174,17 +170,19 @@ function buildTable(tab: usize, C: i32, K: i32, planeB: i32, rowB: i32): void {
       const s2 = v128.load32_splat(w2 + to);
       a20 = madd(a20, s2, x0);
       if (V > 1) a21 = madd(a21, s2, x1);
+      if (V > 2) a22 = madd(a22, s2, x2);
     }
     if (R > 3) {
       const s3 = v128.load32_splat(w3 + to);
       a30 = madd(a30, s3, x0);
       if (V > 1) a31 = madd(a31, s3, x1);
+      if (V > 2) a32 = madd(a32, s3, x2);
     }
   }
   putRun(V, L, dst, a00, a01, a02, a03);
   if (R > 1) putRun(V, L, dst + dpb, a10, a11, a12, a13);
-  if (R > 2) putRun(V, L, dst + 2 * dpb, a20, a21, z, z);
-  if (R > 3) putRun(V, L, dst + 3 * dpb, a30, a31, z, z);
+  if (R > 2) putRun(V, L, dst + 2 * dpb, a20, a21, a22, z);
+  if (R > 3) putRun(V, L, dst + 3 * dpb, a30, a31, a32, z);
 }
 
 @inline function putRun(V: i32, L: i32, d: usize, c0: v128, c1: v128, c2: v128, c3: v128): void {
@@ -196,32 +194,32 @@ function buildTable(tab: usize, C: i32, K: i32, planeB: i32, rowB: i32): void {
 
 // One compiled function per tile shape (inlining them all into the driver
 // makes Binaryen's optimiser slow), as in dense.ts.
-function ot_4x2s(W: usize, wrb: usize, b: usize, s: usize, stride: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(4, 2, true, W, wrb, b, s, stride, T, d, dpb, L); }
-function ot_4x1s(W: usize, wrb: usize, b: usize, s: usize, stride: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(4, 1, true, W, wrb, b, s, stride, T, d, dpb, L); }
-function ot_4x2(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(4, 2, false, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_4x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(4, 1, false, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_3x2(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(3, 2, false, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_3x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(3, 1, false, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_2x4(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 4, false, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_2x3(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 3, false, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_2x2(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 2, false, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_2x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 1, false, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_1x4(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 4, false, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_1x3(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 3, false, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_1x2(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 2, false, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_1x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 1, false, W, wrb, b, s, tab, T, d, dpb, L); }
+function ot_4x3(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(4, 3, W, wrb, b, s, tab, T, d, dpb, L); }
+function ot_4x2(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(4, 2, W, wrb, b, s, tab, T, d, dpb, L); }
+function ot_4x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(4, 1, W, wrb, b, s, tab, T, d, dpb, L); }
+function ot_3x3(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(3, 3, W, wrb, b, s, tab, T, d, dpb, L); }
+function ot_3x2(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(3, 2, W, wrb, b, s, tab, T, d, dpb, L); }
+function ot_3x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(3, 1, W, wrb, b, s, tab, T, d, dpb, L); }
+function ot_2x4(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 4, W, wrb, b, s, tab, T, d, dpb, L); }
+function ot_2x3(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 3, W, wrb, b, s, tab, T, d, dpb, L); }
+function ot_2x2(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 2, W, wrb, b, s, tab, T, d, dpb, L); }
+function ot_2x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 1, W, wrb, b, s, tab, T, d, dpb, L); }
+function ot_1x4(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 4, W, wrb, b, s, tab, T, d, dpb, L); }
+function ot_1x3(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 3, W, wrb, b, s, tab, T, d, dpb, L); }
+function ot_1x2(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 2, W, wrb, b, s, tab, T, d, dpb, L); }
+function ot_1x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 1, W, wrb, b, s, tab, T, d, dpb, L); }
 
 /**
  * All COUT output planes (HO rows of WO pixels, contiguous) of one image row:
  * out[o] = bias[o] + Σ_t Wm[o·T + t] · src[tab[t] + position]; rowInB is the
  * byte distance between successive rows of the (padded) source.
  */
-function outConv(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usize, COUT: i32, HO: i32, WO: i32, rowInB: usize, inStride: usize): void {
+function outConv(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usize, COUT: i32, HO: i32, WO: i32, rowInB: usize): void {
   const wrb = <usize>T << 2;
   const planeB = <usize>(HO * WO) << 2;
   // Runs of 8 pixels for 4-channel tiles (16 with ≤ 2 channels) keep 8 accumulators.
   // Pixels outermost: the run's input columns stay in L1 while the weights stream.
-  const runV = COUT > 2 ? 2 : 4;
+  const runV = COUT > 2 ? 3 : 4;
   for (let h = 0; h < HO; h++) {
     const s = src + <usize>h * rowInB;
     const d = y + (<usize>(h * WO) << 2);
@@ -235,14 +233,13 @@ function outConv(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usiz
         const Wo = Wm + <usize>o * wrb;
         const bo = bias != 0 ? bias + (<usize>o << 2) : 0;
         const dw = dw0 + <usize>o * planeB;
-        if (R == 4 && inStride != 0) {
-          if (V == 2) ot_4x2s(Wo, wrb, bo, sw, inStride, T, dw, planeB, L);
-          else ot_4x1s(Wo, wrb, bo, sw, inStride, T, dw, planeB, L);
-        } else if (R == 4) {
-          if (V == 2) ot_4x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
+        if (R == 4) {
+          if (V == 3) ot_4x3(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
+          else if (V == 2) ot_4x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
           else ot_4x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
         } else if (R == 3) {
-          if (V == 2) ot_3x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
+          if (V == 3) ot_3x3(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
+          else if (V == 2) ot_3x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
           else ot_3x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
         } else if (R == 2) {
           if (V == 4) ot_2x4(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
@@ -281,7 +278,7 @@ function convRows32(Wm: usize, bias: usize, x: usize, y: usize, n: i32, CIN: i32
         copyRow(tmp, xr, CIN * H * W);
         src = tmp;
       }
-      outConv(Wm, bias, src, tab, T, y + (<usize>r * <usize>ys << 2), COUT, 1, H * W, 0, <usize>(H * W) << 2);
+      outConv(Wm, bias, src, tab, T, y + (<usize>r * <usize>ys << 2), COUT, 1, H * W, 0);
     }
     return;
   }
@@ -289,7 +286,7 @@ function convRows32(Wm: usize, bias: usize, x: usize, y: usize, n: i32, CIN: i32
   buildTable(tab, CIN, K, (Hp * Wp) << 2, Wp << 2);
   for (let r = 0; r < n; r++) {
     padPlanes(x + (<usize>r * <usize>xs << 2), tmp, CIN, H, W, p);
-    outConv(Wm, bias, tmp, tab, T, y + (<usize>r * <usize>ys << 2), COUT, H, W, <usize>Wp << 2, 0);
+    outConv(Wm, bias, tmp, tab, T, y + (<usize>r * <usize>ys << 2), COUT, H, W, <usize>Wp << 2);
   }
 }
 

@@ -46,6 +46,17 @@ export interface LoadOptions {
   threads?: number;
 }
 
+/**
+ * An unnormalised target density for reverse-KL training (see `targets.ts`
+ * for built-in ones): log p̃ of n rows of x (n × dim), and, when `grad` is
+ * given, ∇ₓ log p̃ written into it (n × dim).
+ */
+export interface LogDensity {
+  name?: string;
+  dim?: number;
+  logDensity(x: Float64Array, n: number, grad: Float64Array | null): ArrayLike<number>;
+}
+
 export interface TrainerOptions {
   lr?: number;
   batchSize?: number;
@@ -111,6 +122,29 @@ export async function loadFlow(wasm: Uint8Array | ArrayBuffer | WebAssembly.Modu
   const flow = new Flow(manifest, exports as unknown as Exports, module);
   if (opts.weights) flow.loadWeights(opts.weights);
   return flow;
+}
+
+/** "layer 0 (`planar`)", "layers 0, 1, 2 (`planar`, …)": the layers named in a refusal. */
+function layerList(layers: readonly { index: number; text: string }[]): string {
+  const shown = layers.slice(0, 3).map((l) => `${l.index} (\`${l.text}\`)`).join(", ");
+  return `${layers.length === 1 ? "layer" : "layers"} ${shown}${layers.length > 3 ? ` and ${layers.length - 3} more` : ""}`;
+}
+
+/**
+ * Refuse, with the layers to blame, an operation that needs the data → latent
+ * direction when a layer has none (planar and radial are defined latent → data)
+ * or, for likelihood training, no closed form — rather than letting the
+ * module trap on the layer's `unreachable` kernel.
+ */
+function requireDirection(manifest: Manifest, what: "logProb" | "forward" | "likelihood training"): void {
+  const training = what === "likelihood training";
+  const bad = manifest.layers.filter((l) => (training ? l.direction.forward.kind !== "analytic" : l.direction.forward.kind === "none"));
+  if (!bad.length) return;
+  const why = bad.every((l) => l.direction.forward.kind === "none")
+    ? `${layerList(bad)} ${bad.length === 1 ? "is" : "are"} defined latent → data and ${bad.length === 1 ? "has" : "have"} no data → latent direction`
+    : `${layerList(bad)} ${bad.length === 1 ? "has" : "have"} no closed-form data → latent direction`;
+  const instead = training ? "; train it by reverse KL against a target density instead (Trainer.stepReverseKL)" : "; sampleAndLogProb() gives the log-density of the flow's own samples";
+  throw new FlowcInputError("FLOW665", `${what} is unavailable for this flow: ${why}${instead}`);
 }
 
 export class Flow {
@@ -289,6 +323,7 @@ export class Flow {
 
   /** log p(x) for each row of x (n × eventSize). */
   logProb(x: Numbers, context?: Numbers): FloatArray {
+    requireDirection(this.manifest, "logProb");
     const out = this.newArray(x.length / this.eventSize | 0);
     this.chunked(x, context, this.eventSize, "data", (s, m, cx) => {
       this.copyIn(this.mem.X, x, s * this.eventSize, m * this.eventSize);
@@ -300,6 +335,7 @@ export class Flow {
 
   /** z = forward(x) (data → latent) and the log-determinant per row. */
   forward(x: Numbers, context?: Numbers): { z: FloatArray; logDet: FloatArray } {
+    requireDirection(this.manifest, "forward");
     const n = x.length / this.eventSize | 0;
     const z = this.newArray(n * this.latentSize), logDet = this.newArray(n);
     this.chunked(x, context, this.eventSize, "data", (s, m, cx) => {
@@ -448,6 +484,7 @@ export class Trainer {
   /** One Adam step on a batch; returns its mean negative log-likelihood (nats). */
   step(batch: Numbers, context?: Numbers): number {
     const f = this.flow, e = f.exports, mem = f.mem, man = f.manifest;
+    requireDirection(man, "likelihood training");
     const D = f.eventSize;
     let n = 0;
     e.zero_buf(mem.G, man.paramCount);
@@ -467,6 +504,109 @@ export class Trainer {
       nll += part;
       n += m;
     });
+    this.update(step);
+    return nll / n;
+  }
+
+  /**
+   * One Adam step of variational inference by reverse KL (Rezende & Mohamed
+   * 2015): draws n samples x = f⁻¹(ε) with ε from the base, and descends the
+   * Monte-Carlo estimate of E_q[log q(x) − log p̃(x)] = KL(q‖p) − log Z (the
+   * negative ELBO) by the reparameterisation gradient. Since
+   * log q(x) = log p_base(ε) − log|det ∂x/∂ε| and ε does not depend on the
+   * parameters, the gradient flows back from x (through −∇ₓ log p̃/n) and from
+   * the inverse's log-det (−1/n) alone, by the module's `backward_inv`.
+   * Needs every layer's inverse backward (`bwdInv` in the manifest), a base
+   * without trainable parameters and no context. Draws from the workspace
+   * RNG, so seed it (`flow.exports.seed`) for a reproducible run.
+   * Returns the batch's −ELBO estimate (nats); log Z − ELBO = KL(q‖p).
+   */
+  stepReverseKL(target: LogDensity, n: number = this.batchSize): number {
+    const f = this.flow, e = f.exports, mem = f.mem, man = f.manifest;
+    this.checkReverseKL(target, n);
+    const D = f.eventSize, step = this.stepCount + 1;
+    const rows = Math.min(n, f.chunk);
+    if (!this.xs || this.xs.length < rows * D) {
+      this.xs = new Float64Array(rows * D);
+      this.gs = new Float64Array(rows * D);
+    }
+    const xs = this.xs, gs = this.gs!;
+    const z = mem.ws + man.workspace.z, gz = mem.ws + man.workspace.gz;
+    e.zero_buf(mem.G, man.paramCount);
+    let total = 0;
+    for (let s = 0; s < n; s += f.chunk) {
+      const m = Math.min(f.chunk, n - s);
+      e.sample(mem.P, mem.ws, mem.X, mem.OUT, m, 1.0, 0);
+      const x = xs.subarray(0, m * D), g = gs.subarray(0, m * D);
+      x.set(f.view(mem.X, m * D));
+      const lq = f.view(mem.OUT, m);
+      for (let r = 0; r < m; r++) {
+        if (Number.isFinite(lq[r]) && x.subarray(r * D, (r + 1) * D).every(Number.isFinite)) continue;
+        const where = this.firstNonFiniteInverse(m);
+        throw new NonFiniteError(
+          `step ${step}: sample ${s + r} or its log-density is not finite` +
+            (where ? `; the first non-finite value comes out of layer ${where.layer} (${where.kind}) on the latent → data pass` : "; every layer's output is finite, so the log-determinant overflowed") +
+            " (a learning rate too high is the usual cause; try a lower --lr or --clip-norm)",
+          step, where?.layer ?? null, where?.kind ?? null);
+      }
+      const lp = target.logDensity(x, m, g);
+      if (!lp || lp.length < m) throw new FlowcInputError("FLOW665", `the target's logDensity must return ${m} values for ${m} rows, got ${lp ? lp.length : String(lp)}`);
+      const gx = f.view(mem.GX, m * D);
+      for (let r = 0; r < m; r++) {
+        const row = x.subarray(r * D, (r + 1) * D), grow = g.subarray(r * D, (r + 1) * D);
+        if (!Number.isFinite(lp[r]) || !grow.every(Number.isFinite)) {
+          throw new NonFiniteError(`step ${step}: the target's log-density${Number.isFinite(lp[r]) ? " gradient" : ""} is not finite at sample ${s + r}, x = [${Array.from(row, (v) => v.toPrecision(6)).join(", ")}] (log p̃ = ${lp[r]}); reverse KL needs log p̃ finite and differentiable wherever the flow puts mass`, step, null, null);
+        }
+        total += lq[r] - lp[r];
+      }
+      for (let k = 0; k < m * D; k++) gx[k] = -g[k] / n;
+      e.backward_inv(mem.P, mem.G, mem.ws, z, mem.X, mem.GX, -1 / n, gz, m, 0);
+    }
+    this.update(step);
+    return total / n;
+  }
+
+  /** Host-side buffers for the samples and ∇ₓ log p̃ of one chunk (reverse KL). */
+  private xs: Float64Array | null = null;
+  private gs: Float64Array | null = null;
+
+  /** Refuse reverse-KL training where it cannot be done, saying why. */
+  private checkReverseKL(target: LogDensity, n: number): void {
+    const f = this.flow, man = f.manifest;
+    const no = (why: string) => new FlowcInputError("FLOW665", `reverse-KL training is unavailable: ${why}`);
+    if (!Number.isInteger(n) || n < 1) throw new FlowcInputError("FLOW665", `the reverse-KL sample count must be a positive integer, got ${n}`);
+    if (!target || typeof target.logDensity !== "function") throw new FlowcInputError("FLOW665", "the target must have a logDensity(x, n, grad) function");
+    if (target.dim !== undefined && target.dim !== f.eventSize) {
+      throw new FlowcInputError("FLOW665", `the target${target.name ? ` '${target.name}'` : ""} is ${target.dim}-dimensional but the flow's events have ${f.eventSize} values (event shape [${f.eventShape.join(", ")}])`);
+    }
+    if (f.contextSize > 0) throw no(`this flow takes a context of ${f.contextSize} values, and a target density with no context cannot condition on it`);
+    const missing = man.layers.filter((l) => !l.bwdInv);
+    if (missing.length) throw no(`${layerList(missing)} ${missing.length === 1 ? "has" : "have"} no backward of the inverse (latent → data) direction in this build of flowc`);
+    if (!man.capabilities.sample) throw no("the flow cannot sample");
+    const learned = man.params.filter((p) => p.layer === -1 && p.trainable);
+    if (learned.length) {
+      const base = ["base", man.base.kind, ...Object.values(man.base.opts).filter((v) => typeof v === "string" && v !== "standard")].join(" ");
+      throw no(`\`${base}\` has trainable parameters (${learned.map((p) => p.name).join(", ")}), and the reparameterised samples ε do not carry their gradient; use \`base ${man.base.kind}\` and let the layers learn the location and scale`);
+    }
+    // `chunked` with no rows runs only its checks: the flow has parameters and needs no context.
+    f.chunked(new Float64Array(0), undefined, f.eventSize, "samples", () => {});
+  }
+
+  /** The layer whose inverse first produced a non-finite value in the last `sample` (walking latent → data). */
+  private firstNonFiniteInverse(m: number): { layer: number; kind: string } | null {
+    const f = this.flow, man = f.manifest, e = f.exports;
+    const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+    for (let i = man.layers.length - 1; i >= 0; i--) {
+      const l = man.layers[i];
+      const out = i === 0 ? f.mem.X : f.mem.ws + man.layers[i - 1].act;
+      if (e.first_nonfinite(out, m * size(l.inShape)) >= 0) return { layer: i, kind: l.kind };
+    }
+    return null;
+  }
+
+  /** Clip the gradient in G, check it, and take one Adam step (the step's number is `step`). */
+  private update(step: number): void {
+    const f = this.flow, e = f.exports, mem = f.mem, man = f.manifest;
     const count = man.trainableCount;
     const sq = e.grad_sqnorm(mem.G, count);
     const norm = Math.sqrt(sq);
@@ -480,7 +620,6 @@ export class Trainer {
     const lr = this.warmup > 0 ? this.lr * Math.min(1, step / this.warmup) : this.lr;
     e.adam(mem.P, mem.G, mem.M, mem.V, count, lr, this.betas[0], this.betas[1], this.eps, this.weightDecay, step);
     this.stepCount = step;
-    return nll / n;
   }
 
   /** Optimizer state for checkpoints. */
