@@ -53,6 +53,22 @@ describe("flowc train / eval / sample on moons", () => {
     expect(a.stdout).toBe(b.stdout);
   });
 
+  it("bundles kernels and weights into one module that loads with nothing else", async () => {
+    const f = join(dir, "bundle.wasm");
+    const r = flowc("bundle", out, "-o", f);
+    expect(r.status, r.stderr).toBe(0);
+    const { loadFlow } = await import("../runtime-wasm/host/flow.ts");
+    const { loadRun } = await import("../compiler/cli/run-dir.ts");
+    const bundled = await loadFlow(readFileSync(f));
+    const { flow } = await loadRun(out);
+    const x = Float32Array.from({ length: 20 }, (_, i) => Math.cos(i));
+    expect(Array.from(bundled.logProb(x))).toEqual(Array.from(flow.logProb(x)));
+    // weights of another spec are refused with the reason
+    const bad = flowc("compile", "spec-examples/nice.flow", "--weights", join(out, "weights.safetensors"), "-o", join(dir, "x.wasm"));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/FLOW670.*another spec/);
+  });
+
   it("resumes from the checkpoint to the requested step", () => {
     const r = flowc("train", "spec-examples/moons.flow", "--data", "moons", "--steps", "700", "--batch", "256", "--lr", "2e-3", "--seed", "1", "--out", out, "--n", "20000", "--resume", "--quiet");
     expect(r.status, r.stderr).toBe(0);

@@ -35,6 +35,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   eval: () => import("./commands/eval.ts"),
   sample: () => import("./commands/sample.ts"),
   verify: () => import("./commands/verify.ts"),
+  bundle: () => import("./commands/bundle.ts"),
 };
 
 /** The subcommand named on the command line, if it is one of ours. */

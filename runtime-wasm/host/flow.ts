@@ -121,8 +121,16 @@ export async function loadFlow(wasm: Uint8Array | ArrayBuffer | WebAssembly.Modu
   const { exports } = await instantiate(module, {});
   const flow = new Flow(manifest, exports as unknown as Exports, module);
   if (opts.weights) flow.loadWeights(opts.weights);
+  else {
+    // A bundled module (`flowc bundle`) carries its trained weights in a custom section.
+    const baked = WebAssembly.Module.customSections(module, WEIGHTS_SECTION);
+    if (baked.length === 1) flow.loadWeights(new Uint8Array(baked[0]));
+  }
   return flow;
 }
+
+/** Custom section holding a bundled module's weights (a safetensors file). */
+export const WEIGHTS_SECTION = "flowc.weights";
 
 /** "layer 0 (`planar`)", "layers 0, 1, 2 (`planar`, …)": the layers named in a refusal. */
 function layerList(layers: readonly { index: number; text: string }[]): string {
@@ -570,8 +578,8 @@ export class Trainer {
   private xs: Float64Array | null = null;
   private gs: Float64Array | null = null;
 
-  /** Refuse reverse-KL training where it cannot be done, saying why. */
-  private checkReverseKL(target: LogDensity, n: number): void {
+  /** Throws a FlowcInputError saying why, if `stepReverseKL(target, n)` cannot run on this flow. */
+  checkReverseKL(target: LogDensity, n: number = this.batchSize): void {
     const f = this.flow, man = f.manifest;
     const no = (why: string) => new FlowcInputError("FLOW665", `reverse-KL training is unavailable: ${why}`);
     if (!Number.isInteger(n) || n < 1) throw new FlowcInputError("FLOW665", `the reverse-KL sample count must be a positive integer, got ${n}`);

@@ -7,6 +7,8 @@ import { writeFileAtomic } from "../io/atomic.ts";
 import { compileSpecFile, describeError, fail, parseInteger } from "../shared.ts";
 import { compile } from "../../codegen/compile.ts";
 import { readFileSync } from "node:fs";
+import { bundleModule } from "./bundle.ts";
+import { readInputFile } from "../io/read.ts";
 
 export function register(program: Command): void {
   program
@@ -17,16 +19,19 @@ export function register(program: Command): void {
     .option("--precision <p>", "f32 or f64 (f64 is for numeric checks)", "f32")
     .option("--chunk <rows>", "rows per kernel call (default: fitted to a 48 MiB workspace)")
     .option("--emit-as <file>", "also write the generated AssemblyScript")
-    .action(async (spec: string, o: { out: string; precision: string; chunk?: string; emitAs?: string }) => {
+    .option("--weights <file>", "bundle these trained weights (safetensors) into the module")
+    .action(async (spec: string, o: { out: string; precision: string; chunk?: string; emitAs?: string; weights?: string }) => {
       try {
         if (o.precision !== "f32" && o.precision !== "f64") fail(`--precision must be f32 or f64, got ${o.precision}`);
         const chunk = o.chunk ? parseInteger(o.chunk, "--chunk", 1) : undefined;
         const t0 = performance.now();
-        const { wasm, manifest } = await compileSpecFile(spec, { precision: o.precision, chunk });
+        const compiled = await compileSpecFile(spec, { precision: o.precision as "f32" | "f64", chunk });
+        const manifest = compiled.manifest;
         const ms = performance.now() - t0;
+        const wasm = o.weights ? await bundleModule(compiled.wasm, readInputFile(o.weights)) : compiled.wasm;
         writeFileAtomic(o.out, wasm);
         if (o.emitAs) {
-          const res = await compile(readFileSync(spec, "utf8"), { filename: spec, precision: o.precision, chunk });
+          const res = await compile(readFileSync(spec, "utf8"), { filename: spec, precision: o.precision as "f32" | "f64", chunk });
           writeFileAtomic(o.emitAs, new TextEncoder().encode(res.assemblyScript ?? ""));
         }
         process.stderr.write(`${o.out}: ${(wasm.length / 1024).toFixed(1)} KiB, ${manifest.layers.length} layers, ${manifest.paramCount} parameters, chunk ${manifest.chunk}, compiled in ${ms.toFixed(0)} ms\n`);
