@@ -320,6 +320,16 @@ export function emitAutoregressive(ctx: EmitCtx, layer: "maf" | "iaf"): LayerCod
     }`;
   const e = ctx.slot("e", D);
   const expNeg = `for (let r = 0; r < n; r++) for (let i = 0; i < ${D}; i++) stf(${e}, r * ${D} + i, exp_(-${al("r", "i")}));`;
+  // The inverse of both is denormalize, x_i = z_i·e^{α_i} + μ_i with log-det +Σα, right after
+  // which MADE's saved activations and outputs are those of the final values. Its partials:
+  // ∂x_i/∂μ_i = 1, ∂x_i/∂α_i = z_i·e^{α_i}, ∂ld/∂α_i = 1, ∂x_i/∂z_i = e^{α_i}.
+  const expPos = `for (let r = 0; r < n; r++) for (let i = 0; i < ${D}; i++) stf(${e}, r * ${D} + i, exp_(${al("r", "i")}));`;
+  const setGoutInv = (w: string, z: string) => `for (let r = 0; r < n; r++) for (let i = 0; i < ${D}; i++) {
+      const q = r * ${D} + i;
+      const g = ldf(${w}, q);
+      stf(${gout}, 2 * q, g);
+      stf(${gout}, 2 * q + 1, g * ldf(${z}, q) * ldf(${e}, q) + gld);
+    }`;
 
   if (layer === "maf") {
     const inp = ctxIn ? m.inbuf : "x";
@@ -330,7 +340,22 @@ export function emitAutoregressive(ctx: EmitCtx, layer: "maf" | "iaf"): LayerCod
     const q = r * ${D} + i;
     stf(gx, q, ldf(gy, q) * ldf(${e}, q) + ldf(${gin}, r * ${S} + i));
   }`;
-    return { fwd: parallel("x", "y", true), inv: sequential("y", "x", false), bwd, project: m.project };
+    // The inverse x = h(y, x) is lower-triangular in x, as iaf's forward is in z: the
+    // adjoint w of x solves w = gx + (∂h/∂x)ᵀ w + gld·∇_x ld by D − 1 MADE sweeps from
+    // w = gx (exact, the same nilpotency argument as iaf's bwd below); then
+    // gy = w·e^{α} and one last sweep accumulates gθ.
+    const w = ctx.slot("v", D);
+    const bwdInv = `${expPos}
+  copy(${w}, gx, n * ${D});
+  for (let it = 0; it < ${D - 1}; it++) {
+    ${setGoutInv(w, "y")}
+    ${m.back(inp, gout, gin, false)}
+    for (let r = 0; r < n; r++) for (let i = 0; i < ${D}; i++) stf(${w}, r * ${D} + i, ldf(gx, r * ${D} + i) + ldf(${gin}, r * ${S} + i));
+  }
+  ${setGoutInv(w, "y")}
+  ${m.back(inp, gout, "0", true)}
+  for (let k = 0; k < n * ${D}; k++) stf(gy, k, ldf(${w}, k) * ldf(${e}, k));`;
+    return { fwd: parallel("x", "y", true), inv: sequential("y", "x", false), bwd, bwdInv, project: m.project };
   }
 
   // iaf: z = h(x, z) with h lower-triangular in z. The adjoint v solves
@@ -349,5 +374,14 @@ export function emitAutoregressive(ctx: EmitCtx, layer: "maf" | "iaf"): LayerCod
   ${setGout(v, e, "y")}
   ${m.back(inp, gout, "0", true)}
   for (let k = 0; k < n * ${D}; k++) stf(gx, k, ldf(${v}, k) * ldf(${e}, k));`;
-  return { fwd: sequential("x", "y", true), inv: parallel("y", "x", false), bwd, project: m.project };
+  // iaf's inverse is the parallel direction (sampling, reverse-KL training): MADE ran once
+  // on y, so its backward is a single MADE backward with gout from gx.
+  const bwdInv = `${expPos}
+  ${setGoutInv("gx", "y")}
+  ${m.back(inp, gout, gin, true)}
+  for (let r = 0; r < n; r++) for (let i = 0; i < ${D}; i++) {
+    const q = r * ${D} + i;
+    stf(gy, q, ldf(gx, q) * ldf(${e}, q) + ldf(${gin}, r * ${S} + i));
+  }`;
+  return { fwd: sequential("x", "y", true), inv: parallel("y", "x", false), bwd, bwdInv, project: m.project };
 }

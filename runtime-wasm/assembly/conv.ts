@@ -3,18 +3,26 @@
 // W[COUT, CIN, K, K] (K odd, padding K/2), and their gradients. Every pointer
 // is a byte address; row strides count elements of F.
 //
-// The f32 path vectorises over output pixels along a row of the image
-// (measured faster for Glow's shapes than vectorising over channels, which
-// needs HWC copies of every feature map). The input of each row is first
-// copied into `tmp` with a zero border, so every tap of the kernel is a plain
-// shifted load and no lane needs a mask; a 1×1 convolution reads its input in
-// place when H·W is a multiple of 4 and treats the whole plane as one row.
+// The f32 path vectorises over output pixels along a row of the image, so
+// every feature map stays CHW. For Glow-MNIST's 128→128 1×1 convolutions this
+// measured on a par with dense.ts run per pixel on HWC copies (forward within
+// 10%; the HWC backward is faster at 7×7 but needs a transpose of every
+// hidden map each way), and the same tiles serve the k×k convolutions, where
+// channel-vectorised code needs strided weight slices. The input of each row
+// is first copied into `tmp` with a zero border, so every tap of the kernel
+// is a plain shifted load and no lane needs a mask; a 1×1 convolution reads
+// its input in place when H·W is a multiple of 4 and treats the whole plane
+// as one row.
 // The reduction over (input channel, ky, kx) runs through a table of byte
 // offsets into the padded input, so one loop nest serves every K, and the
 // weights of an output channel are read contiguously. Register tiles are
 // R output channels × V vectors of 4 pixels with R·V ≤ 8 accumulators, the
-// same budget as dense.ts. The input gradient is the forward kernel applied
-// to the padded output gradient with the transposed, flipped weight.
+// same budget as dense.ts (12 accumulators measured 25% slower: spills). The
+// input gradient is the forward kernel applied to the padded output gradient
+// with the transposed, flipped weight (conv_flip). The weight gradient
+// reduces over pixels: R output channels × TT reduction indices per tile,
+// with the output gradient copied into rows rounded up to 4 floats with zero
+// tails so every load is a full vector.
 // The f64 path (gradient checks) is plain scalar code and ignores `tmp`.
 //
 // `tmp` must hold conv_tmp_size(CIN, COUT, H, W, K) F (see that function); it
@@ -144,8 +152,8 @@ function buildTable(tab: usize, C: i32, K: i32, planeB: i32, rowB: i32): void {
   const b3 = R > 3 && bias != 0 ? v128.load32_splat(bias, 12) : z;
   let a00 = b0, a01 = b0, a02 = b0, a03 = b0;
   let a10 = b1, a11 = b1, a12 = b1, a13 = b1;
-  let a20 = b2, a21 = b2, a22 = b2;
-  let a30 = b3, a31 = b3, a32 = b3;
+  let a20 = b2, a21 = b2;
+  let a30 = b3, a31 = b3;
   const w1 = Wr + wrb, w2 = w1 + wrb, w3 = w2 + wrb;
   for (let t = 0; t < T; t++) {
     const to = <usize>t << 2;
@@ -170,19 +178,17 @@ function buildTable(tab: usize, C: i32, K: i32, planeB: i32, rowB: i32): void {
       const s2 = v128.load32_splat(w2 + to);
       a20 = madd(a20, s2, x0);
       if (V > 1) a21 = madd(a21, s2, x1);
-      if (V > 2) a22 = madd(a22, s2, x2);
     }
     if (R > 3) {
       const s3 = v128.load32_splat(w3 + to);
       a30 = madd(a30, s3, x0);
       if (V > 1) a31 = madd(a31, s3, x1);
-      if (V > 2) a32 = madd(a32, s3, x2);
     }
   }
   putRun(V, L, dst, a00, a01, a02, a03);
   if (R > 1) putRun(V, L, dst + dpb, a10, a11, a12, a13);
-  if (R > 2) putRun(V, L, dst + 2 * dpb, a20, a21, a22, z);
-  if (R > 3) putRun(V, L, dst + 3 * dpb, a30, a31, a32, z);
+  if (R > 2) putRun(V, L, dst + 2 * dpb, a20, a21, z, z);
+  if (R > 3) putRun(V, L, dst + 3 * dpb, a30, a31, z, z);
 }
 
 @inline function putRun(V: i32, L: i32, d: usize, c0: v128, c1: v128, c2: v128, c3: v128): void {
@@ -194,10 +200,8 @@ function buildTable(tab: usize, C: i32, K: i32, planeB: i32, rowB: i32): void {
 
 // One compiled function per tile shape (inlining them all into the driver
 // makes Binaryen's optimiser slow), as in dense.ts.
-function ot_4x3(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(4, 3, W, wrb, b, s, tab, T, d, dpb, L); }
 function ot_4x2(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(4, 2, W, wrb, b, s, tab, T, d, dpb, L); }
 function ot_4x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(4, 1, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_3x3(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(3, 3, W, wrb, b, s, tab, T, d, dpb, L); }
 function ot_3x2(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(3, 2, W, wrb, b, s, tab, T, d, dpb, L); }
 function ot_3x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(3, 1, W, wrb, b, s, tab, T, d, dpb, L); }
 function ot_2x4(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 4, W, wrb, b, s, tab, T, d, dpb, L); }
@@ -219,7 +223,7 @@ function outConv(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usiz
   const planeB = <usize>(HO * WO) << 2;
   // Runs of 8 pixels for 4-channel tiles (16 with ≤ 2 channels) keep 8 accumulators.
   // Pixels outermost: the run's input columns stay in L1 while the weights stream.
-  const runV = COUT > 2 ? 3 : 4;
+  const runV = COUT > 2 ? 2 : 4;
   for (let h = 0; h < HO; h++) {
     const s = src + <usize>h * rowInB;
     const d = y + (<usize>(h * WO) << 2);
@@ -234,12 +238,10 @@ function outConv(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usiz
         const bo = bias != 0 ? bias + (<usize>o << 2) : 0;
         const dw = dw0 + <usize>o * planeB;
         if (R == 4) {
-          if (V == 3) ot_4x3(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-          else if (V == 2) ot_4x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
+          if (V == 2) ot_4x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
           else ot_4x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
         } else if (R == 3) {
-          if (V == 3) ot_3x3(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-          else if (V == 2) ot_3x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
+          if (V == 2) ot_3x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
           else ot_3x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
         } else if (R == 2) {
           if (V == 4) ot_2x4(Wo, wrb, bo, sw, tab, T, dw, planeB, L);

@@ -527,11 +527,18 @@ export class Trainer {
    * Needs every layer's inverse backward (`bwdInv` in the manifest), a base
    * without trainable parameters and no context. Draws from the workspace
    * RNG, so seed it (`flow.exports.seed`) for a reproducible run.
-   * Returns the batch's −ELBO estimate (nats); log Z − ELBO = KL(q‖p).
+   *
+   * `beta` < 1 descends E_q[log q − β·log p̃] instead, the annealed free
+   * energy of Rezende & Mohamed (§6.1: β_t = min(1, 0.01 + t/10000)): a
+   * flattened target keeps q spread over every mode early on, where the plain
+   * reverse KL would settle on one.
+   * Returns the batch's −ELBO estimate (nats, at β = 1); log Z − ELBO = KL(q‖p).
    */
-  stepReverseKL(target: LogDensity, n: number = this.batchSize): number {
+  stepReverseKL(target: LogDensity, n: number = this.batchSize, opts: { beta?: number } = {}): number {
     const f = this.flow, e = f.exports, mem = f.mem, man = f.manifest;
     this.checkReverseKL(target, n);
+    const beta = opts.beta ?? 1;
+    if (!Number.isFinite(beta) || beta < 0) throw new FlowcInputError("FLOW665", `the inverse temperature beta must be a finite number ≥ 0, got ${beta}`);
     const D = f.eventSize, step = this.stepCount + 1;
     const rows = Math.min(n, f.chunk);
     if (!this.xs || this.xs.length < rows * D) {
@@ -567,7 +574,7 @@ export class Trainer {
         }
         total += lq[r] - lp[r];
       }
-      for (let k = 0; k < m * D; k++) gx[k] = -g[k] / n;
+      for (let k = 0; k < m * D; k++) gx[k] = (-beta * g[k]) / n;
       e.backward_inv(mem.P, mem.G, mem.ws, z, mem.X, mem.GX, -1 / n, gz, m, 0);
     }
     this.update(step);
