@@ -17,7 +17,7 @@ import { describeError, fail } from "../shared.ts";
 export async function bundleModule(wasm: Uint8Array, weights: Uint8Array): Promise<Uint8Array> {
   const check = await loadFlow(wasm);
   check.loadWeights(weights); // throws a FlowcInputError naming the problem (other spec, missing tensor…)
-  if (WebAssembly.Module.customSections(await WebAssembly.compile(wasm), WEIGHTS_SECTION).length) fail("this module already carries weights");
+  if (WebAssembly.Module.customSections(check.module, WEIGHTS_SECTION).length) fail("this module already carries weights");
   return appendCustomSection(wasm, WEIGHTS_SECTION, weights);
 }
 
