@@ -18,7 +18,10 @@ const root = join(import.meta.dirname, "..");
 const flowc = (...args: string[]) => spawnSync(process.execPath, [join(root, "bin/flowc.mjs"), ...args], { encoding: "utf8", cwd: root, timeout: 300_000 });
 const png = (file: string) => PNG.sync.read(readFileSync(file));
 
-describe("flowc on realnvp-digits", () => {
+// Each case spawns the CLI (compiling the spec for `train`); slow on a busy machine.
+const slow = { timeout: 600_000 };
+
+describe("flowc on realnvp-digits", slow, () => {
   const dir = mkdtempSync(join(tmpdir(), "flowc-images-"));
   const out = join(dir, "run");
   const train = (o: string, ...extra: string[]) =>
@@ -87,7 +90,7 @@ describe("flowc on realnvp-digits", () => {
   });
 });
 
-describe("flowc train --sample-every on other flows", () => {
+describe("flowc train --sample-every on other flows", slow, () => {
   const dir = mkdtempSync(join(tmpdir(), "flowc-images-2d-"));
 
   it("writes a scatter over the density for a 2-D flow", () => {

@@ -38,6 +38,8 @@ export interface ReverseKLOptions {
   quiet?: boolean;
   /** Samples for the ELBO reported at the end (default 20000). */
   evalSamples?: string;
+  /** Anneal the target over this many steps: β_t = min(1, 0.01 + t/N) (0 = off, the default). */
+  anneal?: string;
   /** Likelihood-training options: refused next to a target. */
   data?: string;
   val?: string;
@@ -152,6 +154,7 @@ export async function trainReverseKL(spec: string, o: ReverseKLOptions): Promise
   const sampleEvery = o.sampleEvery !== undefined ? parseInteger(o.sampleEvery, "--sample-every", 1) : 0;
   const sampleTemperature = parseNumber(o.sampleTemperature ?? "1", "--sample-temperature", 0);
   const evalSamples = parseInteger(o.evalSamples ?? "20000", "--eval-samples", 2);
+  const anneal = parseInteger(o.anneal ?? "0", "--anneal", 0);
   const precision = (o.precision ?? "f32") as "f32" | "f64";
   if (precision !== "f32" && precision !== "f64") fail(`--precision must be f32 or f64, got ${o.precision}`);
 
@@ -193,7 +196,7 @@ export async function trainReverseKL(spec: string, o: ReverseKLOptions): Promise
     spec,
     data: `target ${target.name}`,
     target: o.target,
-    options: { steps, batch, lr, seed, precision, clipNorm: trainer.clipNorm, weightDecay: trainer.weightDecay, warmup: trainer.warmup, objective: "reverse KL" },
+    options: { steps, batch, lr, seed, precision, clipNorm: trainer.clipNorm, weightDecay: trainer.weightDecay, warmup: trainer.warmup, objective: "reverse KL", anneal },
     step: start,
   };
   if (resuming && existsSync(join(o.out, RUN_FILES.info))) {
@@ -214,7 +217,7 @@ export async function trainReverseKL(spec: string, o: ReverseKLOptions): Promise
     for (let s = start; s < steps && !interrupted; s++) {
       let loss: number;
       try {
-        loss = trainer.stepReverseKL(target, batch);
+        loss = trainer.stepReverseKL(target, batch, { beta: annealedBeta(s, anneal) });
       } catch (e) {
         if (e instanceof NonFiniteError) {
           bar?.stop();
@@ -229,7 +232,8 @@ export async function trainReverseKL(spec: string, o: ReverseKLOptions): Promise
       if (bar) bar.update(done, { loss: ema.toFixed(4), sps: sps.toFixed(0) });
       else if (!o.quiet && (performance.now() - lastLog > 2000 || done === steps)) {
         lastLog = performance.now();
-        log(o, `step ${done}/${steps}  −ELBO ${ema.toFixed(4)}  ${sps.toFixed(0)} samples/s`);
+        const beta = annealedBeta(s, anneal);
+        log(o, `step ${done}/${steps}  −ELBO ${ema.toFixed(4)}${beta < 1 ? `  (annealing, β ${beta.toFixed(3)})` : ""}  ${sps.toFixed(0)} samples/s`);
       }
       if (done % every === 0 || done === steps) {
         writeCheckpoint(o.out, flow, trainer, { seed: String(seed) });
@@ -274,6 +278,16 @@ export async function trainReverseKL(spec: string, o: ReverseKLOptions): Promise
   info.finishedAt = new Date().toISOString();
   saveInfo();
   log(o, `done: ${trainer.stepCount} steps; model and weights in ${o.out}`);
+}
+
+/**
+ * The inverse temperature of step s (0-based) under Rezende & Mohamed's
+ * annealing (§6.1), β = min(1, 0.01 + s/N); 1 throughout when N = 0. Without
+ * it, reverse KL tends to settle on one mode of a multimodal target (on U1
+ * that is KL ≈ log 2: one of two symmetric halves).
+ */
+export function annealedBeta(s: number, anneal: number): number {
+  return anneal > 0 ? Math.min(1, 0.01 + s / anneal) : 1;
 }
 
 function log(o: { quiet?: boolean }, msg: string): void {

@@ -4,7 +4,7 @@
  * channels of every pixel; log-det `HW · log|det W|`. `lu` stores W as
  * P L (U + diag(sign·exp(logs))) (params `P`, `L`, `U`, `sign`, `logs`, as in
  * `linear lu`); `plain` stores `weight` [C, C, 1, 1] (PyTorch conv layout)
- * and computes log|det W| and W⁻¹ in f64 once per batch. Both start as a
+ * and computes log|det W| and W⁻¹ in f64 on every call. Both start as a
  * random rotation.
  *
  * Kernels: each call turns the parameters into the C×C matrix (and, for the

@@ -210,13 +210,17 @@ function emitCoupling(ctx: EmitCtx): LayerCode | null {
   ${netCode.forward(NI, NO, "n")}`;
   };
 
+  // The inverse spline's per-feature log dx/dy, kept for bwdInv (it needs dy/dx at x).
+  const LDX = spline ? ctx.slot("invlogd", b) : "";
+
   /** y_B from x_B (forward) or x_B from y_B (inverse), with the log-det. */
   const transformB = (src: string, dst: string, inverse: boolean) => `copy(${dst}, ${src}, n * ${D});
   for (let r = 0; r < n; r++) {
     const sr = at(${src}, r * ${D}); const dr = at(${dst}, r * ${D}); const orow = at(${NO}, r * ${outN});
     let sl: F = 0;
     ${loop("B", (f, j) => {
-      if (spline) return `sl += rqs_${inverse ? "inv" : "fwd"}(ldf(sr, ${f}), at(orow, ${pIdx(f, j)}), ${pStride}, ${bins}, ${tail}, at(dr, ${f}));`;
+      if (spline && inverse) return `{ const l = rqs_inv(ldf(sr, ${f}), at(orow, ${pIdx(f, j)}), ${pStride}, ${bins}, ${tail}, at(dr, ${f})); sl += l; stf(${LDX}, r * ${b} + ${j}, l); }`;
+      if (spline) return `sl += rqs_fwd(ldf(sr, ${f}), at(orow, ${pIdx(f, j)}), ${pStride}, ${bins}, ${tail}, at(dr, ${f}));`;
       const t = `ldf(orow, ${tIdx(f, j)})`;
       if (!affine) return `stf(dr, ${f}, ldf(sr, ${f}) ${inverse ? "-" : "+"} ${t});`;
       return `{ ${scaleOf(`ldf(orow, ${hIdx(f, j)})`)}
@@ -247,10 +251,45 @@ function emitCoupling(ctx: EmitCtx): LayerCode | null {
     ${loop("A", (f, j) => `addf(gxr, ${f}, ldf(gir, ${niIdx(f, j)}));`)}
   }`;
 
+  // Backward of the inverse. The net saw y_A = x_A, so after inv its saved activations serve
+  // the same NetCode backward as bwd; only the elementwise part differs, per B feature with
+  // g = ∂L/∂x_B:
+  //   additive x = y − t:       gy = g, gt = −g;
+  //   affine   x = (y − t)/s:   gy = g/s, gt = −g/s, ∂L/∂s = −(g·x + gld)/s (ld = −Σ log s);
+  //   spline   x = S⁻¹(y; θ):   with ℓ = log S'(x; θ), ld = −ℓ and dx = (dy − S_θ dθ)/S', so
+  //     gy = a = (g − gld·ℓ_x)/S' and gθ = −(a·S_θ + gld·ℓ_θ): rqs_bwd at x with (0, 1) gives
+  //     ℓ_x, then with (−a, −gld) writes gθ. 1/S' = exp(log dx/dy) as inv saved it.
+  const bwdInv = `for (let r = 0; r < n; r++) {
+    const xr = at(x, r * ${D}); const gxr = at(gx, r * ${D}); const gyr = at(gy, r * ${D});
+    const orow = at(${NO}, r * ${outN}); const gor = at(${GO}, r * ${outN});
+    ${flatIdx ? `zero(gor, ${outN});` : ""}
+    ${loop("A", (f) => `stf(gyr, ${f}, ldf(gxr, ${f}));`)}
+    ${loop("B", (f, j) => {
+      if (spline) {
+        const pi = pIdx(f, j);
+        return `{ const g = ldf(gxr, ${f}); const xv = ldf(xr, ${f});
+      const lx = rqs_bwd(xv, at(orow, ${pi}), ${pStride}, ${bins}, ${tail}, ${lit(0)}, ${lit(1)}, at(gor, ${pi}));
+      const a = (g - gld * lx) * exp_(ldf(${LDX}, r * ${b} + ${j}));
+      stf(gyr, ${f}, a);
+      rqs_bwd(xv, at(orow, ${pi}), ${pStride}, ${bins}, ${tail}, -a, -gld, at(gor, ${pi})); }`;
+      }
+      if (!affine) return `{ const g = ldf(gxr, ${f}); stf(gyr, ${f}, g); stf(gor, ${tIdx(f, j)}, -g); }`;
+      const gh = expScale ? `-(g * ldf(xr, ${f}) + gld) * (${lit(1)} - th * th)` : `-(g * ldf(xr, ${f}) + gld) * is * (sg * (${lit(1)} - sg))`;
+      return `{ const g = ldf(gxr, ${f}); ${scaleOf(`ldf(orow, ${hIdx(f, j)})`, false)} const is = ${lit(1)} / s;
+      stf(gyr, ${f}, g * is); stf(gor, ${tIdx(f, j)}, -g * is); stf(gor, ${hIdx(f, j)}, ${gh}); }`;
+    })}
+  }
+  ${netCode.backward(NI, GO, GI, "n")}
+  for (let r = 0; r < n; r++) {
+    const gyr = at(gy, r * ${D}); const gir = at(${GI}, r * ${inN});
+    ${loop("A", (f, j) => `addf(gyr, ${f}, ldf(gir, ${niIdx(f, j)}));`)}
+  }`;
+
   return {
     fwd: `${netInput("x")}\n  ${transformB("x", "y", false)}`,
     inv: `${netInput("y")}\n  ${transformB("y", "x", true)}`,
     bwd,
+    bwdInv,
   };
 }
 

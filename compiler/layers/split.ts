@@ -92,8 +92,8 @@ function emitSplit(ctx: EmitCtx): LayerCode {
   const C = input[0], HW = spatial(input);
   const k = keptOf(input), g = C - k;
   const D = C * HW, KP = k * HW, GP = g * HW; // row, kept and factored-out sizes
-  const LS = ctx.latentSize!, off = ctx.latentOffset!;
-  if (off === undefined || LS === undefined) throw new Error("split needs its latent offset");
+  const LS = ctx.latentSize, off = ctx.latentOffset;
+  if (off === undefined || LS === undefined) throw new Error("split: the code generator gave no latent offset");
   const eps = (r: string, j: string) => `${r} * ${LS} + ${off} + ${j}`;
   const copyKept = (from: string, fs: number, to: string, ts: number) =>
     `for (let r = 0; r < n; r++) copy(at(${to}, r * ${ts}), at(${from}, r * ${fs}), ${KP});`;

@@ -6,6 +6,7 @@
  * code generator, host and tests never switch over layer names.
  */
 import type { Span } from "../syntax/ast.ts";
+import type { InitDesc } from "../../runtime-wasm/host/manifest.ts";
 
 /** An event shape: `[D]` or `[C, H, W]`. */
 export type Shape = number[];
@@ -59,18 +60,9 @@ export interface RuleCtx {
 
 // ---------------------------------------------------------------- parameters
 
-export type InitSpec =
-  | { kind: "zeros" }
-  | { kind: "const"; value: number }
-  | { kind: "normal"; std: number }
-  | { kind: "uniform"; bound: number }
-  /** A random rotation (orthogonal, det +1) of size n×n, stored row-major [n, n]. */
-  | { kind: "rotation"; n: number }
-  /** One part of the PLU decomposition of a shared random rotation (Glow's LU init).
-   *  Params of one layer with the same `group` come from the same rotation. */
-  | { kind: "lu-rotation"; n: number; part: "P" | "L" | "U" | "sign" | "logs"; group: string }
-  /** A fixed permutation (stored as float indices), random with `seed` or reversed. */
-  | { kind: "permutation"; n: number; seed?: number; reverse?: boolean };
+/** Parameter init descriptors: the same type the module manifest carries to the host
+ *  (zeros, const, normal, uniform, rotation, lu-rotation parts, permutation). */
+export type InitSpec = InitDesc;
 
 export interface ParamDecl {
   /** Relative name; the weight file uses `layers.<i>.<name>`, e.g. `net.0.weight`. */

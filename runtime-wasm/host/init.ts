@@ -25,16 +25,10 @@
  *    also runs; without one, a shuffle from the init seed's stream.
  */
 import { FLOW6, fmtShape, inputError } from "./errors.ts";
+import type { InitDesc } from "./manifest.ts";
 
-/** Mirrors `InitSpec` in compiler/layers/types.ts (the host cannot import the compiler; a test checks they match). */
-export type InitSpec =
-  | { kind: "zeros" }
-  | { kind: "const"; value: number }
-  | { kind: "normal"; std: number }
-  | { kind: "uniform"; bound: number }
-  | { kind: "rotation"; n: number }
-  | { kind: "lu-rotation"; n: number; part: "P" | "L" | "U" | "sign" | "logs"; group: string }
-  | { kind: "permutation"; n: number; seed?: number; reverse?: boolean };
+/** The init descriptors of the manifest (the compiler's `InitSpec` is this type). */
+export type InitSpec = InitDesc;
 
 /** A parameter as the manifest lists it; offset and size count elements of the flat buffer. */
 export interface InitParam {
