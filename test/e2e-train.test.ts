@@ -15,7 +15,7 @@ import { PNG } from "pngjs";
 const root = join(import.meta.dirname, "..");
 const flowc = (...args: string[]) => spawnSync(process.execPath, [join(root, "bin/flowc.mjs"), ...args], { encoding: "utf8", cwd: root, timeout: 300_000 });
 
-describe("flowc train / eval / sample on moons", () => {
+describe("flowc train / eval / sample on moons", { timeout: 900_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "flowc-e2e-"));
   const out = join(dir, "run");
 

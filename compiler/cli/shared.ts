@@ -11,6 +11,7 @@ import type { Manifest } from "../../runtime-wasm/host/manifest.ts";
 import type { Flow } from "../../runtime-wasm/host/flow.ts";
 import { FlowcInputError, locationPrefix } from "../../runtime-wasm/host/errors.ts";
 import { loadData } from "./io/data.ts";
+import { diskCache } from "./cache.ts";
 
 /** A user-facing failure: print the message and exit 1. */
 export class CliError extends Error {}
@@ -50,7 +51,7 @@ export async function compileSpecFile(path: string, opts: { precision?: "f32" | 
   } catch (e) {
     fail(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  const res = await compile(source, { filename: path, precision: opts.precision, chunk: opts.chunk });
+  const res = await compile(source, { filename: path, precision: opts.precision, chunk: opts.chunk, cache: diskCache() });
   const errors = res.diagnostics.filter((d) => d.severity === "error");
   if (res.diagnostics.length) process.stderr.write(formatDiagnostics(res.diagnostics, source) + "\n");
   if (errors.length || !res.wasm || !res.manifest) fail(`${path}: compilation failed`);

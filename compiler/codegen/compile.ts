@@ -11,7 +11,10 @@ import { layers } from "../layers/index.ts";
 import { nets } from "../layers/nets/index.ts";
 import { bases } from "../layers/bases/index.ts";
 import { generateModule } from "./module.ts";
-import { compileAssemblyScript } from "./asc.ts";
+import { ASC_FLAGS, compileAssemblyScript } from "./asc.ts";
+import { runtimeLibrary } from "./runtime-lib.ts";
+import { sha256 } from "../ir/hash.ts";
+import { FLOWC_VERSION } from "../version.ts";
 import { appendCustomSection } from "./wasm-sections.ts";
 import type { Manifest } from "../../runtime-wasm/host/manifest.ts";
 import { buildManifest } from "./manifest.ts";
@@ -22,6 +25,14 @@ export interface CompileOptions {
   precision?: "f32" | "f64";
   /** Rows per chunk; chosen from the workspace size when absent. */
   chunk?: number;
+  /** A cache of compiled kernels. The key hashes the generated AssemblyScript, the runtime
+   *  library and the asc flags, so a cached module is never stale, whatever changed. */
+  cache?: ModuleCache;
+}
+
+export interface ModuleCache {
+  get(key: string): Uint8Array | undefined;
+  set(key: string, wasm: Uint8Array): void;
 }
 
 export interface CompileResult {
@@ -48,7 +59,10 @@ export async function compileIR(ir: IRFlow, opts: CompileOptions = {}): Promise<
     const diagnostics = gen.missing.map((m) => diag("FLOW501", { layer: m.kind }, m.index >= 0 ? ir.layers[m.index].span : ir.base.span, { filename }));
     return { wasm: null, manifest: null, diagnostics, assemblyScript: gen.source };
   }
-  const res = await compileAssemblyScript({ "main.ts": gen.source }, "main.ts", precision);
+  const key = opts.cache ? cacheKey(gen.source, precision) : "";
+  const cached = opts.cache?.get(key);
+  const res = cached ? { wasm: cached, errors: "" } : await compileAssemblyScript({ "main.ts": gen.source }, "main.ts", precision);
+  if (!cached && res.wasm && opts.cache) opts.cache.set(key, res.wasm);
   if (!res.wasm) {
     return { wasm: null, manifest: null, diagnostics: [diag("FLOW502", { detail: res.errors.slice(0, 4000) }, undefined, { filename })], assemblyScript: gen.source };
   }
@@ -62,6 +76,11 @@ export async function compileIR(ir: IRFlow, opts: CompileOptions = {}): Promise<
   });
   const wasm = appendCustomSection(res.wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
   return { wasm, manifest, diagnostics: [], assemblyScript: gen.source };
+}
+
+function cacheKey(source: string, precision: string): string {
+  const lib = Object.entries(runtimeLibrary()).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, t]) => `${n}\n${t}`).join("\n");
+  return sha256(new TextEncoder().encode([FLOWC_VERSION, precision, ASC_FLAGS.join(" "), source, lib].join("\n\u0000")));
 }
 
 /** Whether layer i emitted a non-empty data-dependent init body. */

@@ -19,9 +19,14 @@ export const planar: LayerKind = {
   options: {},
   accepts: "vector",
   shape: (input) => input,
+  // u and w start at the scale 1/√D (as Pyro's Planar does), not near zero: the layer
+  // cannot start as the identity anyway (at wᵀu ≈ 0, wᵀû = m(0) = −0.31, a squeeze
+  // across the hyperplane), and with tiny w that squeeze spans the whole space, so a
+  // stack of 32 starts nearly collapsed and reverse KL takes thousands of steps to
+  // undo it (measured on U1: KL 4.5 vs 0.70 after 3,000 steps).
   params: (input) => [
-    { name: "u", shape: [input[0]], init: { kind: "normal", std: 0.01 } },
-    { name: "w", shape: [input[0]], init: { kind: "normal", std: 0.01 } },
+    { name: "u", shape: [input[0]], init: { kind: "uniform", bound: 1 / Math.sqrt(input[0]) } },
+    { name: "w", shape: [input[0]], init: { kind: "uniform", bound: 1 / Math.sqrt(input[0]) } },
     { name: "b", shape: [1], init: { kind: "zeros" } },
   ],
   direction: (): DirectionInfo => ({
