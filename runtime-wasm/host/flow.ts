@@ -460,6 +460,15 @@ export class Flow {
   }
 }
 
+/** The first row r < m where `perRow[r]` or one of the `width` values of `rows` is not finite, or −1. */
+function firstBadRow(rows: ArrayLike<number>, perRow: ArrayLike<number>, m: number, width: number): number {
+  for (let r = 0; r < m; r++) {
+    if (!Number.isFinite(perRow[r])) return r;
+    for (let j = r * width; j < (r + 1) * width; j++) if (!Number.isFinite(rows[j])) return r;
+  }
+  return -1;
+}
+
 export class Trainer {
   readonly lr: number;
   readonly batchSize: number;
@@ -555,25 +564,25 @@ export class Trainer {
       const x = xs.subarray(0, m * D), g = gs.subarray(0, m * D);
       x.set(f.view(mem.X, m * D));
       const lq = f.view(mem.OUT, m);
-      for (let r = 0; r < m; r++) {
-        if (Number.isFinite(lq[r]) && x.subarray(r * D, (r + 1) * D).every(Number.isFinite)) continue;
+      const badSample = firstBadRow(x, lq, m, D);
+      if (badSample >= 0) {
         const where = this.firstNonFiniteInverse(m);
         throw new NonFiniteError(
-          `step ${step}: sample ${s + r} or its log-density is not finite` +
+          `step ${step}: sample ${s + badSample} or its log-density is not finite` +
             (where ? `; the first non-finite value comes out of layer ${where.layer} (${where.kind}) on the latent → data pass` : "; every layer's output is finite, so the log-determinant overflowed") +
             " (a learning rate too high is the usual cause; try a lower --lr or --clip-norm)",
           step, where?.layer ?? null, where?.kind ?? null);
       }
+      g.fill(NaN); // a target that leaves a gradient unwritten is caught below, not trained on stale values
       const lp = target.logDensity(x, m, g);
       if (!lp || lp.length < m) throw new FlowcInputError("FLOW665", `the target's logDensity must return ${m} values for ${m} rows, got ${lp ? lp.length : String(lp)}`);
-      const gx = f.view(mem.GX, m * D);
-      for (let r = 0; r < m; r++) {
-        const row = x.subarray(r * D, (r + 1) * D), grow = g.subarray(r * D, (r + 1) * D);
-        if (!Number.isFinite(lp[r]) || !grow.every(Number.isFinite)) {
-          throw new NonFiniteError(`step ${step}: the target's log-density${Number.isFinite(lp[r]) ? " gradient" : ""} is not finite at sample ${s + r}, x = [${Array.from(row, (v) => v.toPrecision(6)).join(", ")}] (log p̃ = ${lp[r]}); reverse KL needs log p̃ finite and differentiable wherever the flow puts mass`, step, null, null);
-        }
-        total += lq[r] - lp[r];
+      const badTarget = firstBadRow(g, lp, m, D);
+      if (badTarget >= 0) {
+        const r = badTarget, row = Array.from(x.subarray(r * D, (r + 1) * D), (v) => v.toPrecision(6)).join(", ");
+        throw new NonFiniteError(`step ${step}: the target's log-density${Number.isFinite(lp[r]) ? " gradient" : ""} is not finite at sample ${s + r}, x = [${row}] (log p̃ = ${lp[r]}); reverse KL needs log p̃ finite and differentiable wherever the flow puts mass`, step, null, null);
       }
+      for (let r = 0; r < m; r++) total += lq[r] - lp[r];
+      const gx = f.view(mem.GX, m * D);
       for (let k = 0; k < m * D; k++) gx[k] = (-beta * g[k]) / n;
       e.backward_inv(mem.P, mem.G, mem.ws, z, mem.X, mem.GX, -1 / n, gz, m, 0);
     }
