@@ -111,6 +111,13 @@ export function madeTestCases(layer: string): LayerTestCase[] {
     { input: [3], text: `${layer} affine hidden=3 depth=2; ${layer} affine hidden=8 depth=1` },
     { input: [2], context: 2, text: `${layer} affine hidden=8 depth=1` },
     { input: [5], context: 2, text: `${layer} affine hidden=16 depth=2` },
+    // Splines: tail 1, so the N(0, 1) inputs fall both inside [−B, B] and in the identity tails.
+    { input: [2], text: `${layer} spline bins=2 tail=1 hidden=8 depth=1` },
+    { input: [3], text: `${layer} spline bins=4 tail=1 hidden=8 depth=2` },
+    { input: [5], text: `${layer} spline bins=4 tail=1 hidden=16 depth=1` },
+    { input: [5], text: `${layer} spline bins=2 tail=1 hidden=3 depth=2` },
+    { input: [3], text: `${layer} spline bins=4 tail=1 hidden=8 depth=1; ${layer} spline bins=2 tail=1 hidden=8 depth=2` },
+    { input: [3], context: 2, text: `${layer} spline bins=4 tail=1 hidden=8 depth=1` },
   ];
 }
 
@@ -271,6 +278,7 @@ function made(ctx: EmitCtx, factor: number): Made {
  * activations are those at the final values, as bwd needs.
  */
 export function emitAutoregressive(ctx: EmitCtx, layer: "maf" | "iaf"): LayerCode | null {
+  if (str(ctx.opts, "transform") === "spline") return emitSplineAutoregressive(ctx, layer);
   if (str(ctx.opts, "transform") !== "affine") return null;
   const D = ctx.inShape[0];
   const m = made(ctx, 2);
@@ -384,4 +392,108 @@ export function emitAutoregressive(ctx: EmitCtx, layer: "maf" | "iaf"): LayerCod
     stf(gy, q, ldf(gx, q) * ldf(${e}, q) + ldf(${gin}, r * ${S} + i));
   }`;
   return { fwd: sequential("x", "y", true), inv: parallel("y", "x", false), bwd, bwdInv, project: m.project };
+}
+
+/**
+ * The spline variant (Durkan et al. 2019): feature i's 3K − 1 spline parameters θ_i are
+ * MADE outputs i·(3K − 1) … (i + 1)·(3K − 1) − 1 (rqs layout, stride 1), so θ_i depends on
+ * the first i features only. maf: y_i = S(x_i; θ_i(x)) forward in one pass, x_i = S⁻¹(y_i;
+ * θ_i(x)) in D passes; iaf: z_i = S(x_i; θ_i(z)) forward in D passes, x_i = S⁻¹(z_i; θ_i(z))
+ * in one. Both forwards have log-det Σ log S'(x_i; θ_i), the inverses its negation.
+ */
+function emitSplineAutoregressive(ctx: EmitCtx, layer: "maf" | "iaf"): LayerCode {
+  const D = ctx.inShape[0];
+  const K = num(ctx.opts, "bins"), NP = 3 * K - 1;
+  const tail = ctx.lit(num(ctx.opts, "tail"));
+  const m = made(ctx, NP);
+  const { out, S } = m;
+  const ctxIn = m.inbuf !== "";
+  const prm = (q: string) => `at(${out}, (${q}) * ${NP})`;
+  const gout = ctx.slot("gout", NP * D);
+  const gp = (q: string) => `at(${gout}, (${q}) * ${NP})`;
+  const gin = ctx.slot("gin", S);
+  // log dx/dy of each element, saved by the inverse for the backward of the inverse (1/S').
+  const ldx = ctx.slot("invlogd", D);
+  const spl = (src: string, dst: string, q: string, inverse: boolean) => inverse
+    ? `rqs_inv(ldf(${src}, ${q}), ${prm(q)}, 1, ${K}, ${tail}, at(${dst}, ${q}))`
+    : `rqs_fwd(ldf(${src}, ${q}), ${prm(q)}, 1, ${K}, ${tail}, at(${dst}, ${q}))`;
+  const keep = (inverse: boolean, l: string, q: string) => (inverse ? `stf(${ldx}, ${q}, ${l});` : "");
+
+  const parallel = (src: string, dst: string, inverse: boolean): string => `${m.prep}
+  ${m.fill(src)}
+  ${m.run(ctxIn ? m.inbuf : src, "-1")}
+  for (let r = 0; r < n; r++) {
+    let s: F = 0;
+    for (let i = 0; i < ${D}; i++) {
+      const q = r * ${D} + i;
+      const l = ${spl(src, dst, "q", inverse)}; ${keep(inverse, "l", "q")}
+      s += l;
+    }
+    addf(ld, r, s);
+  }`;
+  const sequential = (src: string, dst: string, inverse: boolean): string => `${m.prep}
+  zero(${dst}, n * ${D});
+  ${m.clear}
+  ${m.fill(dst)}
+  for (let k = 0; k < ${D}; k++) {
+    ${m.run(ctxIn ? m.inbuf : dst, "k")}
+    for (let r = 0; r < n; r++) {
+      const q = r * ${D} + k;
+      const l = ${spl(src, dst, "q", inverse)}; ${keep(inverse, "l", "q")}${ctxIn ? `\n      stf(${m.inbuf}, r * ${S} + k, ldf(${dst}, q));` : ""}
+      addf(ld, r, l);
+    }
+  }`;
+  // One elementwise backward of the forward spline at x with adjoint v of its output and gld:
+  // `dst` ← S'·v + gld·ℓ_x, gout ← S_θ·v + gld·ℓ_θ (ℓ = log S').
+  const sweep = (v: string, dst: string) => `for (let q = 0; q < n * ${D}; q++) stf(${dst}, q, rqs_bwd(ldf(x, q), ${prm("q")}, 1, ${K}, ${tail}, ldf(${v}, q), gld, ${gp("q")}));`;
+  const addGin = (dst: string) => `for (let r = 0; r < n; r++) for (let i = 0; i < ${D}; i++) addf(${dst}, r * ${D} + i, ldf(${gin}, r * ${S} + i));`;
+
+  if (layer === "maf") {
+    const inp = ctxIn ? m.inbuf : "x";
+    const bwd = `${sweep("gy", "gx")}
+  ${m.back(inp, gout, gin, true)}
+  ${addGin("gx")}`;
+    // Inverse x = f⁻¹(y) of the forward f(x)_i = S(x_i; θ_i(x)), ld = −ℓ(x). With J the
+    // (lower-triangular) Jacobian of f, a = gy solves Jᵀa + gld·∇ℓ = gx, i.e. the forward's
+    // bwd at (a, gld) returns gx: a_i ← a_i + (gx_i − bwd_x(a)_i)/S'_i, D sweeps from 0 are
+    // exact (each fixes one more feature, from the last). Then gθ = −(forward bwd at (a, gld))_θ.
+    const a = ctx.slot("v", D), res = ctx.slot("res", D);
+    const bwdInv = `zero(${a}, n * ${D});
+  for (let it = 0; it < ${D}; it++) {
+    ${sweep(a, res)}
+    ${m.back(inp, gout, gin, false)}
+    ${addGin(res)}
+    for (let q = 0; q < n * ${D}; q++) addf(${a}, q, (ldf(gx, q) - ldf(${res}, q)) * exp_(ldf(${ldx}, q)));
+  }
+  for (let q = 0; q < n * ${D}; q++) { const g = ldf(${a}, q); stf(gy, q, g); rqs_bwd(ldf(x, q), ${prm("q")}, 1, ${K}, ${tail}, -g, -gld, ${gp("q")}); }
+  ${m.back(inp, gout, "0", true)}`;
+    return { fwd: parallel("x", "y", false), inv: sequential("y", "x", true), bwd, bwdInv, project: m.project };
+  }
+
+  // iaf forward z = h(x, z), h_i = S(x_i; θ_i(z)): the adjoint v of z solves
+  // v = gz + θ_zᵀ(S_θ·v + gld·ℓ_θ), nilpotent as in the affine case, so D − 1 sweeps from
+  // v = gz are exact; the last sweep leaves gx = S'·v + gld·ℓ_x and accumulates gθ.
+  const inp = ctxIn ? m.inbuf : "y";
+  const v = ctx.slot("v", D);
+  const bwd = `copy(${v}, gy, n * ${D});
+  for (let it = 0; it < ${D - 1}; it++) {
+    ${sweep(v, "gx")}
+    ${m.back(inp, gout, gin, false)}
+    copy(${v}, gy, n * ${D});
+    ${addGin(v)}
+  }
+  ${sweep(v, "gx")}
+  ${m.back(inp, gout, "0", true)}`;
+  // iaf's inverse is parallel: x_i = S⁻¹(z_i; θ_i(z)), ld = −ℓ. Per element (as coupling's):
+  // a = (g − gld·ℓ_x)/S', gθ = −(a·S_θ + gld·ℓ_θ); then gz = a + MADE's backward of gθ.
+  const bwdInv = `for (let q = 0; q < n * ${D}; q++) {
+    const xv = ldf(x, q);
+    const lx = rqs_bwd(xv, ${prm("q")}, 1, ${K}, ${tail}, ${ctx.lit(0)}, ${ctx.lit(1)}, ${gp("q")});
+    const a = (ldf(gx, q) - gld * lx) * exp_(ldf(${ldx}, q));
+    stf(gy, q, a);
+    rqs_bwd(xv, ${prm("q")}, 1, ${K}, ${tail}, -a, -gld, ${gp("q")});
+  }
+  ${m.back(inp, gout, gin, true)}
+  ${addGin("gy")}`;
+  return { fwd: sequential("x", "y", false), inv: parallel("y", "x", true), bwd, bwdInv, project: m.project };
 }
