@@ -296,7 +296,9 @@ export class Flow {
     initParams(this.manifest.params, P, opts.seed ?? 0);
     this.exports.project(this.mem.P);
     this.initialized = true;
-    if (opts.data) {
+    // data_init runs every layer's forward; skip it when no layer needs data (and for flows
+    // defined in the generative direction, which have no forward).
+    if (opts.data && this.manifest.layers.some((l) => l.dataInit)) {
       const n = this.rows(opts.data, this.eventSize, "data");
       this.contextRows(opts.context, n);
       const m = Math.min(n, this.chunk);

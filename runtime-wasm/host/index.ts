@@ -8,3 +8,5 @@ export type { Manifest } from "./manifest.ts";
 export { FlowcInputError } from "./errors.ts";
 export { encodeSafetensors, decodeSafetensors } from "./safetensors.ts";
 export { sampleToy } from "./toys.ts";
+export { targets, getTarget, gridLogZ } from "./targets.ts";
+export type { LogDensity } from "./flow.ts";

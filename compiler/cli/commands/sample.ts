@@ -50,7 +50,7 @@ export function writeSamplesPng(path: string, flow: Flow, x: ArrayLike<number>, 
     for (let i = 0; i < v.length; i++) v[i] = (x[i] - lo) / span;
     imageGridPng(path, v, { count: n, channels: c, height: h, width: w, scale: tileScale(h, w) });
   } else if (flow.eventSize === 2) {
-    scatterDensityPng(path, Float64Array.from({ length: 2 * n }, (_, i) => x[i]), { density: (pts) => Float64Array.from(flow.logProb(pts)) });
+    scatterDensityPng(path, Float64Array.from({ length: 2 * n }, (_, i) => x[i]), flow.manifest.capabilities.logProb ? { density: (pts) => Float64Array.from(flow.logProb(pts)) } : {});
   } else {
     fail(`a PNG needs a 2-D or an image flow; this one has event shape [${flow.eventShape.join(", ")}] (write .csv or .npy)`);
   }

@@ -230,9 +230,12 @@ function log(o: { quiet?: boolean }, msg: string): void {
 export function register(program: Command): void {
   program
     .command("train")
-    .description("train a flow by maximum likelihood and write a run directory")
+    .description("train a flow by maximum likelihood on --data, or by reverse KL against --target, and write a run directory")
     .argument("<spec>", ".flow file")
-    .requiredOption("--data <source>", "training data: a .csv or .npy file, or a toy (moons, 8gaussians, checkerboard, pinwheel, rings, spirals)")
+    .option("--data <source>", "training data: a .csv, .npy or IDX file, mnist, digits, or a toy (moons, 8gaussians, checkerboard, pinwheel, rings, spirals)")
+    .option("--target <name|file>", "variational inference: maximise the ELBO against U1…U4, banana, funnel, or a JS/TS module exporting logDensity(x, n, grad)")
+    .option("--anneal <n>", "with --target: anneal the target over n steps (β = min(1, 0.01 + t/n), Rezende & Mohamed)")
+    .option("--eval-samples <n>", "with --target: samples for the final ELBO estimate", "20000")
     .option("--steps <n>", "optimizer steps", "10000")
     .option("--batch <n>", "batch size", "256")
     .option("--lr <lr>", "Adam learning rate", "1e-3")
@@ -249,8 +252,14 @@ export function register(program: Command): void {
     .option("--n <rows>", "rows to draw when --data is a toy", "100000")
     .option("--precision <p>", "f32 or f64", "f32")
     .option("--quiet", "no progress output")
-    .action(async (spec: string, o: TrainOptions) => {
+    .action(async (spec: string, o: TrainOptions & { target?: string; anneal?: string; evalSamples?: string }) => {
       try {
+        if (o.target !== undefined) {
+          const { trainReverseKL } = await import("../train-kl.ts");
+          await trainReverseKL(spec, { ...o, target: o.target });
+          return;
+        }
+        if (o.data === undefined) fail("give --data SOURCE (likelihood training) or --target NAME (reverse-KL training)");
         await train(spec, o);
       } catch (e) {
         fail(describeError(e));
