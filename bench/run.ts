@@ -98,6 +98,37 @@ async function moons(): Promise<void> {
   });
 }
 
+async function glowMnist(): Promise<void> {
+  const { loadImageSet } = await import("../compiler/cli/io/builtin.ts");
+  const source = readFileSync(join(root, "spec-examples/glow-mnist.flow"), "utf8");
+  const res = await compile(source, { filename: "glow-mnist.flow" });
+  if (!res.wasm) throw new Error(res.diagnostics.map((d) => d.message).join("\n"));
+  const flow = await loadFlow(res.wasm);
+  const data = loadImageSet("mnist", "train").data;
+  const B = 64, D = 784;
+  flow.initialize({ seed: 0, data: data.subarray(0, 256 * D) });
+  const trainer = flow.trainer({ lr: 1e-3, batchSize: B });
+  const steps = quick ? 3 : 12;
+  trainer.step(data.subarray(0, B * D));
+  const t0 = performance.now();
+  for (let s = 1; s <= steps; s++) trainer.step(data.subarray(s * B * D, (s + 1) * B * D));
+  const ips = (steps * B) / ((performance.now() - t0) / 1000);
+  const ref = (threads: string) => {
+    if (!existsSync("/usr/bin/python3")) return null;
+    const r = spawnSync("/usr/bin/python3", [join(here, "torch/glow.py"), "--spec", join(root, "spec-examples/glow-mnist.flow"), "--data", "mnist", "--steps", String(steps), "--batch", String(B), "--threads", threads], { encoding: "utf8", timeout: 900_000 });
+    return r.status === 0 ? (JSON.parse(r.stdout.trim().split("\n").pop()!) as { images_per_s: number }) : null;
+  };
+  const t1 = ref("1"), t2 = quick ? null : ref("2");
+  const best = Math.max(t1?.images_per_s ?? 0, t2?.images_per_s ?? 0);
+  rows.push({
+    name: "glow-mnist.flow training, images/s, 1 thread (batch 64)",
+    flowc: fmt(ips, 1),
+    reference: best ? `${fmt(t1?.images_per_s ?? 0, 1)} (1 thread)${t2 ? `, ${fmt(t2.images_per_s, 1)} (2 threads)` : ""}` : "n/a",
+    ratio: best ? `${(ips / best).toFixed(2)}× vs best` : "—",
+    target: "≥ 1.5× PyTorch's best with 2 threads (speed issue)",
+  });
+}
+
 /** Other benchmark scripts: run each, keep their printed tables. */
 function scripts(): string[] {
   const out: string[] = [];
@@ -111,6 +142,7 @@ function scripts(): string[] {
 }
 
 await moons();
+if (!process.argv.includes("--no-images")) await glowMnist();
 const extra = scripts();
 const head = ["benchmark", "flowc", "reference (PyTorch, same run)", "ratio", "target"];
 const table = [
