@@ -6,6 +6,7 @@
  * so users get the same proof the tests have. Best run on an f64 build.
  */
 import type { Flow, FloatArray } from "../../runtime-wasm/host/flow.ts";
+import { mulberry32 } from "../../runtime-wasm/host/init.ts";
 
 export interface LayerCheckResult {
   index: number;
@@ -41,16 +42,7 @@ export interface CheckOptions {
 }
 
 /** Small seeded PRNG for test inputs (not the flow's RNG). */
-export function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const mulberry = mulberry32;
 
 export function gaussian(rand: () => number): () => number {
   return () => {

@@ -10,19 +10,10 @@
  * spec must use the same procedure.
  */
 import type { EmitCtx, LayerCode, LayerKind, Shape } from "./types.ts";
+// The host builds `permute random seed=N` with the same generator, so both sides agree.
+import { mulberry32 } from "../../runtime-wasm/host/init.ts";
 import { analyticBoth, featureDim, isImage, num, numel, spatial, str, without } from "./util.ts";
 
-/** mulberry32: a tiny 32-bit PRNG returning floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The permutation of `permute random seed=N` over n items: start from the identity,
  *  then for i = n−1 down to 1 swap i with floor(rand()·(i+1)). */

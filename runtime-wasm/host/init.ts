@@ -252,7 +252,7 @@ export function luRotationParts(n: number, rng: Rng): LuParts {
  * same permutation at compile time (compiler/layers/permute.ts) to analyse
  * which features each layer touches, so both sides must run this exact procedure.
  */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
