@@ -11,6 +11,8 @@
  *   init_y.npy, y.npy the dequantised rows used for the init and for scoring
  *   logp.npy          flowc's log p of y.npy under weights.safetensors
  *   grad.safetensors  flowc's gradient of the mean NLL of y.npy there
+ *   z_inv.npy, x_inv.npy  latent rows drawn at temperature 0.7 and flowc's inverse
+ *                     of them (the sampling direction) under weights.safetensors
  *   fixture.json      spec, precision, seed, and `start` (layers skipped)
  *
  *   node bin/run-ts.mjs bench/torch/crosscheck.ts spec-examples/glow-mnist.flow \
@@ -103,5 +105,8 @@ writeFileSync(join(out, "grad.safetensors"), encodeSafetensors(tensorsOf(flow.vi
 writeFileSync(join(out, "y.npy"), encodeNpy(y, [rows, ...flow.eventShape]));
 writeFileSync(join(out, "init_y.npy"), encodeNpy(initY, [initRows, ...flow.eventShape]));
 writeFileSync(join(out, "logp.npy"), encodeNpy(Float64Array.from(logp), [rows]));
+const zInv = Float64Array.from({ length: rows * flow.latentSize }, () => 0.7 * noise());
+writeFileSync(join(out, "z_inv.npy"), encodeNpy(zInv, [rows, flow.latentSize]));
+writeFileSync(join(out, "x_inv.npy"), encodeNpy(Float64Array.from(flow.inverse(zInv).x), [rows, ...flow.eventShape]));
 writeFileSync(join(out, "fixture.json"), JSON.stringify({ spec, data: values.data, precision, seed, perturb, start, levels, rows, initRows, chunk: flow.chunk }, null, 2) + "\n");
 process.stderr.write(`${out}: fixture for ${spec} (${precision}, chunk ${flow.chunk}), mean log p ${(Array.from(logp).reduce((a, b) => a + b, 0) / rows).toFixed(4)}\n`);

