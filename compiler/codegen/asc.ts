@@ -13,6 +13,9 @@ export interface AscResult {
   errors: string;
 }
 
+/** FLOWC_ASC_STATS=1 echoes asc's own output; `process` is absent in browsers and Workers. */
+const ascStats = (): boolean => typeof process !== "undefined" && !!process.env?.FLOWC_ASC_STATS;
+
 export type Precision = "f32" | "f64";
 
 /** The flags every flowc module is compiled with (DESIGN §6). */
@@ -41,7 +44,7 @@ export async function compileAssemblyScript(
     writeFile: (name: string, contents: Uint8Array | string) => { out[name] = contents; },
     listFiles: (dir: string) => Object.keys(all).filter((k) => k.startsWith(dir + "/")).map((k) => k.slice(dir.length + 1)),
     stdout: sink(() => {}) as never,
-    stderr: sink((s) => { stderr += s; if (process.env.FLOWC_ASC_STATS) process.stderr.write(s); }) as never,
+    stderr: sink((s) => { stderr += s; if (ascStats()) console.error(s); }) as never,
   });
   const wasm = out["out.wasm"];
   if (error || !(wasm instanceof Uint8Array)) return { wasm: null, errors: stderr || String(error) };
