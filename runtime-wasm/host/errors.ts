@@ -62,6 +62,7 @@ export const INPUT_MESSAGES = {
   FLOW652: "not a valid WebAssembly module: {reason}",
   FLOW653: "the flow needs {mib} MiB of memory, more than this runtime allows",
   FLOW654: "parameter '{tensor}' cannot be initialised: {problem}",
+  FLOW655: "this module was built by flowc {module} (manifest format {format}), but this runtime is flowc {runtime} (format {runtimeFormat}); {fix}",
   // arrays and options handed to the host
   FLOW660: "expected {expected} parameters, got {got}",
   FLOW661: "{what} has {got} values, which is not a whole number of rows of {width} (event shape {shape})",
@@ -122,6 +123,7 @@ export const FLOW6 = {
   wasmInvalid: "FLOW652",
   memoryLimit: "FLOW653",
   paramInit: "FLOW654",
+  moduleVersion: "FLOW655",
   paramCount: "FLOW660",
   arrayLength: "FLOW661",
   arrayValue: "FLOW662",

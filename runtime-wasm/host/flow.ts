@@ -6,7 +6,7 @@
  * browsers, Deno and Workers too.
  */
 import type { Manifest } from "./manifest.ts";
-import { MANIFEST_SECTION } from "./manifest.ts";
+import { MANIFEST_SECTION, checkModuleVersion } from "./manifest.ts";
 import { FlowcInputError } from "./errors.ts";
 import { initParams } from "./init.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
@@ -92,7 +92,7 @@ export function readManifest(module: WebAssembly.Module): Manifest {
   }
   const bad = (what: string) => new FlowcInputError("FLOW651", `the module's manifest is corrupt: ${what}`);
   if (!m || typeof m !== "object" || m.format !== "flowc-module") throw bad("missing format tag");
-  if (m.formatVersion !== 1) throw bad(`unsupported manifest version ${String(m.formatVersion)}`);
+  checkModuleVersion(m); // FLOW655 before any field check: another version may lay fields out differently
   for (const k of ["eventSize", "latentSize", "chunk", "workspaceBytes", "paramCount", "trainableCount", "contextSize"] as const) {
     if (!Number.isInteger(m[k]) || (m[k] as number) < 0) throw bad(`field '${k}' is not a non-negative integer`);
   }

@@ -4,6 +4,8 @@
  * host knows about a flow. The compiler writes it; the host reads and
  * validates it.
  */
+import { FLOWC_VERSION } from "../../compiler/version.ts";
+import { inputError } from "./errors.ts";
 
 export type InitDesc =
   | { kind: "zeros" }
@@ -77,3 +79,31 @@ export interface Manifest {
 }
 
 export const MANIFEST_SECTION = "flowc.manifest";
+
+/** The manifest layout this runtime reads; bumped whenever the module ABI or manifest fields change. */
+export const MANIFEST_FORMAT_VERSION = 1;
+
+/** "0.1" of "0.1.3" (also of "0.1.3-dev"); null when `v` is not a version. */
+function majorMinor(v: unknown): string | null {
+  const m = typeof v === "string" ? /^(\d+)\.(\d+)\.\d+/.exec(v) : null;
+  return m ? `${m[1]}.${m[2]}` : null;
+}
+
+/**
+ * A module loads only into a runtime of the same manifest format and the same
+ * compiler major.minor: patch releases keep the module ABI, anything else may
+ * change kernel signatures or manifest fields. The weights inside a bundle are
+ * checked separately, against the spec hash (FLOW670).
+ */
+export function checkModuleVersion(m: { compiler?: unknown; formatVersion?: unknown }, runtimeVersion: string = FLOWC_VERSION): void {
+  const module = typeof m.compiler === "string" ? m.compiler : "(unknown version)";
+  const want = majorMinor(runtimeVersion);
+  if (m.formatVersion === MANIFEST_FORMAT_VERSION && want !== null && majorMinor(m.compiler) === want) return;
+  throw inputError("FLOW655", {
+    module,
+    format: String(m.formatVersion),
+    runtime: runtimeVersion,
+    runtimeFormat: MANIFEST_FORMAT_VERSION,
+    fix: `recompile the spec with flowc ${want ?? runtimeVersion}.x (\`flowc compile\`, \`flowc bundle\`), or load the module with the runtime of flowc ${module}`,
+  });
+}

@@ -51,6 +51,7 @@ export const runtimeMessages: Record<string, MessageDef> = {
   FLOW652: { severity: "error", message: "not a valid WebAssembly module: {reason}" },
   FLOW653: { severity: "error", message: "the flow needs {mib} MiB of memory, more than this runtime allows" },
   FLOW654: { severity: "error", message: "parameter '{tensor}' cannot be initialised: {problem}" },
+  FLOW655: { severity: "error", message: "this module was built by flowc {module} (manifest format {format}), but this runtime is flowc {runtime} (format {runtimeFormat}); {fix}" },
   // arrays and options handed to the host
   FLOW660: { severity: "error", message: "expected {expected} parameters, got {got}" },
   FLOW661: { severity: "error", message: "{what} has {got} values, which is not a whole number of rows of {width} (event shape {shape})" },
