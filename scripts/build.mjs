@@ -61,12 +61,15 @@ async function buildCompiler() {
   refuseNodeBuiltins(r.metafile, "dist/compiler.js");
 }
 
-/** The host: one file with no imports at all, so a Worker, Deno or a browser page can load it as is. */
-async function buildRuntime() {
+/**
+ * The host: one file with no imports at all, so a Worker, Deno or a browser page
+ * can load it as is. Exported for the runtime tests, which build it into a temp dir.
+ */
+export async function buildRuntime(outfile = join(dist, "runtime.js")) {
   const r = await build({
     ...common,
     entryPoints: [join(root, "runtime-wasm/host/index.ts")],
-    outfile: join(dist, "runtime.js"),
+    outfile,
     platform: "neutral",
     mainFields: ["module", "main"],
     conditions: ["import"],
@@ -115,8 +118,12 @@ function buildTypes() {
   }
 }
 
-const t0 = performance.now();
-rmSync(dist, { recursive: true, force: true });
-await Promise.all([buildCompiler(), buildRuntime(), buildCli()]);
-if (!process.argv.includes("--no-types")) buildTypes();
-console.log(`dist/ built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+async function main() {
+  const t0 = performance.now();
+  rmSync(dist, { recursive: true, force: true });
+  await Promise.all([buildCompiler(), buildRuntime(), buildCli()]);
+  if (!process.argv.includes("--no-types")) buildTypes();
+  console.log(`dist/ built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
