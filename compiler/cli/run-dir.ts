@@ -5,11 +5,31 @@
  * step + data-order state, for --resume) and `run.json` (options and
  * figures). Every file is written atomically.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadFlow, type Flow, type Trainer } from "../../runtime-wasm/host/flow.ts";
 import { FlowcInputError } from "../../runtime-wasm/host/errors.ts";
 import { writeFileAtomic } from "./io/atomic.ts";
+import { readInputFile } from "./io/read.ts";
+
+/** Prefix a FlowcInputError's message with the file it came from (the host does not know file names). */
+function inFile<T>(file: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof FlowcInputError && !e.message.startsWith(file)) e.message = `${file}: ${e.message}`;
+    throw e;
+  }
+}
+
+async function inFileAsync<T>(file: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof FlowcInputError && !e.message.startsWith(file)) e.message = `${file}: ${e.message}`;
+    throw e;
+  }
+}
 
 export const RUN_FILES = {
   model: "model.wasm",
@@ -34,18 +54,27 @@ export interface RunInfo {
 export async function loadRun(dir: string): Promise<{ flow: Flow; info: RunInfo | null }> {
   const model = join(dir, RUN_FILES.model);
   if (!existsSync(model)) throw new FlowcInputError("FLOW680", `${dir} is not a flowc run directory: ${RUN_FILES.model} is missing`, { file: model });
-  const flow = await loadFlow(readFileSync(model));
+  const flow = await inFileAsync(model, () => loadFlow(readInputFile(model)));
   const weights = join(dir, RUN_FILES.weights);
   if (!existsSync(weights)) throw new FlowcInputError("FLOW680", `${dir} has no trained weights yet (${RUN_FILES.weights} is missing)`, { file: weights });
-  try {
-    flow.loadWeights(readFileSync(weights));
-  } catch (e) {
-    if (e instanceof FlowcInputError) e.message = `${weights}: ${e.message}`;
-    throw e;
-  }
+  inFile(weights, () => flow.loadWeights(readInputFile(weights)));
   const infoPath = join(dir, RUN_FILES.info);
-  const info = existsSync(infoPath) ? (JSON.parse(readFileSync(infoPath, "utf8")) as RunInfo) : null;
-  return { flow, info };
+  return { flow, info: existsSync(infoPath) ? readRunInfo(infoPath) : null };
+}
+
+/** run.json, checked to be a JSON object (it only carries figures and options, so nothing else is required). */
+export function readRunInfo(path: string): RunInfo {
+  let info: unknown;
+  try {
+    info = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(readInputFile(path)));
+  } catch (e) {
+    if (e instanceof FlowcInputError) throw e;
+    throw new FlowcInputError("FLOW680", `${path}: not valid JSON (${(e as Error).message}); delete it or restore it from the run`, { file: path });
+  }
+  if (info === null || typeof info !== "object" || Array.isArray(info)) {
+    throw new FlowcInputError("FLOW680", `${path}: expected a JSON object`, { file: path });
+  }
+  return info as RunInfo;
 }
 
 /** Write weights + optimizer state + step + extra state (data order) atomically. */
@@ -66,21 +95,38 @@ export function writeCheckpoint(dir: string, flow: Flow, trainer: Trainer, state
 export function readCheckpoint(dir: string, flow: Flow, trainer: Trainer): Record<string, string> {
   const path = join(dir, RUN_FILES.checkpoint);
   if (!existsSync(path)) throw new FlowcInputError("FLOW681", `cannot resume: ${path} does not exist`, { file: path });
-  const bytes = readFileSync(path);
-  let loaded;
+  const bytes = readInputFile(path);
+  // Everything is checked before anything is written into the flow, so a bad checkpoint leaves it as it was.
+  const saved = flow.getParams();
   try {
-    loaded = flow.loadWeights(bytes);
+    return inFile(path, () => {
+      const loaded = flow.loadWeights(bytes);
+      const bad = (problem: string, tensor?: string) =>
+        new FlowcInputError("FLOW681", `cannot resume from ${path}: ${problem}`, tensor ? { file: path, tensor } : { file: path });
+      const m = loaded.extra.get("__optimizer.m"), v = loaded.extra.get("__optimizer.v");
+      if (!m || !v) throw bad("it holds weights but no optimizer state (__optimizer.m, __optimizer.v)");
+      const count = flow.manifest.paramCount;
+      for (const [name, t] of [["__optimizer.m", m], ["__optimizer.v", v]] as const) {
+        if (!(t.data instanceof Float32Array || t.data instanceof Float64Array)) throw bad(`tensor '${name}' must be F32 or F64`, name);
+        if (t.data.length !== count) throw bad(`tensor '${name}' has ${t.data.length} moments, the flow has ${count} parameters`, name);
+        for (let i = 0; i < count; i++) {
+          const x = t.data[i];
+          if (!Number.isFinite(x) || (name === "__optimizer.v" && x < 0)) throw bad(`tensor '${name}' holds ${x} at index ${i}`, name);
+        }
+      }
+      const stepText = loaded.metadata.step;
+      const step = Number(stepText);
+      if (stepText === undefined || !/^\d+$/.test(stepText) || !Number.isSafeInteger(step)) throw bad(`invalid step '${stepText}' in the metadata`);
+      const rng = loaded.metadata.rng;
+      if (rng !== undefined && !/^[0-9a-f]{32}$/.test(rng)) throw bad(`invalid RNG state '${rng}' in the metadata (32 hex digits expected)`);
+      trainer.setState({ step, m: m.data, v: v.data });
+      if (rng !== undefined) setRngState(flow, rng);
+      return loaded.metadata;
+    });
   } catch (e) {
-    if (e instanceof FlowcInputError) e.message = `${path}: ${e.message}`;
+    flow.setParams(saved);
     throw e;
   }
-  const m = loaded.extra.get("__optimizer.m"), v = loaded.extra.get("__optimizer.v");
-  if (!m || !v) throw new FlowcInputError("FLOW681", `${path} holds weights but no optimizer state`, { file: path });
-  const step = Number(loaded.metadata.step);
-  if (!Number.isInteger(step) || step < 0) throw new FlowcInputError("FLOW681", `${path}: invalid step '${loaded.metadata.step}'`, { file: path });
-  trainer.setState({ step, m: m.data, v: v.data });
-  if (loaded.metadata.rng) setRngState(flow, loaded.metadata.rng);
-  return loaded.metadata;
 }
 
 /** The workspace RNG (stochastic layers such as dequantize) is part of a checkpoint, so a resumed

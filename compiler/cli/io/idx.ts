@@ -26,20 +26,28 @@ const TYPES: Record<number, { name: string; size: number; read: (v: DataView, o:
   0x0e: { name: "double", size: 8, read: (v, o) => v.getFloat64(o, false) },
 };
 
+/** Gzipped data may expand at most this far: a few kilobytes of zeros can claim gigabytes. */
+export const MAX_DECOMPRESSED_BYTES = 2 ** 30;
+
 function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
 /** Parse IDX bytes (already decompressed or gzipped); `file` labels errors. */
-export function decodeIdx(raw: Uint8Array, file: string): IdxArray {
+export function decodeIdx(raw: Uint8Array, file: string, opts: { maxDecompressed?: number } = {}): IdxArray {
   const at: InputErrorDetails = { file };
   let bytes = raw;
   if (isGzip(raw)) {
+    const limit = opts.maxDecompressed ?? MAX_DECOMPRESSED_BYTES;
     try {
-      const buf = gunzipSync(raw);
+      const buf = gunzipSync(raw, { maxOutputLength: limit });
       bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     } catch (e) {
-      throw inputError(FLOW6.gzip, { reason: (e as Error).message }, at);
+      const err = e as NodeJS.ErrnoException;
+      const reason = err.code === "ERR_BUFFER_TOO_LARGE"
+        ? `it expands to more than ${limit} bytes, the limit for a data file (decompress it yourself if it really is that large)`
+        : err.message;
+      throw inputError(FLOW6.gzip, { reason }, at);
     }
   }
   if (bytes.length < 4) throw inputError(FLOW6.truncated, { what: "the IDX magic number", expected: 4, got: bytes.length }, at);

@@ -61,9 +61,12 @@ function parsePyLiteral(src: string): PyValue {
   const fail = (what: string): never => {
     throw `${what} at character ${i + 1} of the header`;
   };
+  // numpy writes a flat dict of a string, a bool and a tuple of ints; deep nesting is hostile.
+  let depth = 0;
   const value = (): PyValue => {
     ws();
     const ch = src[i];
+    if ((ch === "{" || ch === "(" || ch === "[") && depth >= 16) fail("nesting deeper than 16 levels");
     if (ch === "'" || ch === '"') {
       const end = src.indexOf(ch, i + 1);
       if (end < 0) fail("unterminated string");
@@ -73,10 +76,11 @@ function parsePyLiteral(src: string): PyValue {
     }
     if (ch === "{") {
       i++;
+      depth++;
       const m = new Map<string, PyValue>();
       for (;;) {
         ws();
-        if (src[i] === "}") { i++; return m; }
+        if (src[i] === "}") { i++; depth--; return m; }
         const k = value();
         if (typeof k !== "string") fail("dict keys must be strings");
         ws();
@@ -91,10 +95,11 @@ function parsePyLiteral(src: string): PyValue {
     if (ch === "(" || ch === "[") {
       const close = ch === "(" ? ")" : "]";
       i++;
+      depth++;
       const items: PyValue[] = [];
       for (;;) {
         ws();
-        if (src[i] === close) { i++; break; }
+        if (src[i] === close) { i++; depth--; break; }
         items.push(value());
         ws();
         if (src[i] === ",") i++;
