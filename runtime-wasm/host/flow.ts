@@ -7,6 +7,7 @@
  */
 import type { Manifest } from "./manifest.ts";
 import { MANIFEST_SECTION, checkModuleVersion } from "./manifest.ts";
+import { checkManifestLayout } from "./manifest-check.ts";
 import { FlowcInputError } from "./errors.ts";
 import { initParams } from "./init.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
@@ -101,6 +102,7 @@ export function readManifest(module: WebAssembly.Module): Manifest {
   for (const p of m.params) {
     if (typeof p.name !== "string" || !Number.isInteger(p.offset) || !Number.isInteger(p.size) || p.offset < 0 || p.offset + p.size > m.paramCount) throw bad(`parameter entry ${JSON.stringify(p.name)}`);
   }
+  checkManifestLayout(m);
   return m;
 }
 
