@@ -9,6 +9,7 @@ import type { Manifest } from "./manifest.ts";
 import { MANIFEST_SECTION, checkModuleVersion } from "./manifest.ts";
 import { checkManifestLayout } from "./manifest-check.ts";
 import { FlowcInputError } from "./errors.ts";
+import { DEFAULT_MAX_RESULT_BYTES, checkResultSize, memoryLimitError } from "./limits.ts";
 import { initParams } from "./init.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import { instantiate } from "@assemblyscript/loader";
@@ -201,7 +202,7 @@ export class Flow {
       try {
         exports.memory.grow(pages);
       } catch {
-        throw new FlowcInputError("FLOW653", `the flow needs ${(at / 2 ** 20).toFixed(1)} MiB of memory, more than this runtime allows`);
+        throw memoryLimitError(at, exports.memory.buffer.byteLength, this.chunk);
       }
     }
     this.exports.seed(this.mem.ws, 0);
@@ -217,7 +218,12 @@ export class Flow {
     return this.precision === "f32" ? new Float32Array(buf, ptr, count) : new Float64Array(buf, ptr, count);
   }
 
+  /** The largest array (bytes) a call may return; sample(1e10) is refused up front (FLOW665) rather than
+   *  exhausting the JavaScript heap. Raise it for bigger single results. */
+  maxResultBytes = DEFAULT_MAX_RESULT_BYTES;
+
   private newArray(count: number): FloatArray {
+    checkResultSize(count, this.sz, this.eventSize, this.maxResultBytes);
     return this.precision === "f32" ? new Float32Array(count) : new Float64Array(count);
   }
 
