@@ -61,6 +61,15 @@ function libraryImports(): string {
   return lines.join("\n");
 }
 
+/**
+ * Spec text (a layer's text, the file name) for a line comment of the generated
+ * source: printable ASCII only, everything else as \\uXXXX, since AssemblyScript
+ * also ends a line at U+2028/U+2029 and the rest of the text would become code.
+ */
+export function commentText(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /** Render a JS number as an AssemblyScript float literal of type F. */
 export function floatLit(v: number): string {
   if (!Number.isFinite(v)) throw new Error(`non-finite literal ${v}`);
@@ -170,7 +179,7 @@ function emitAll(ir: IRFlow, reg: Registry, precision: "f32" | "f64", chunk: num
     codes.push(code);
     const i = layer.index;
     fns.push(
-      `// layer ${i}: ${layer.text.replace(/[\r\n]/g, " ")}`,
+      `// layer ${i}: ${commentText(layer.text)}`,
       `function L${i}_fwd(P: usize, ws: usize, x: usize, y: usize, ld: usize, n: i32, zl: usize, cx: usize): void {\n${code.fwd}\n}`,
       `function L${i}_inv(P: usize, ws: usize, y: usize, x: usize, ld: usize, n: i32, zl: usize, cx: usize): void {\n${code.inv}\n}`,
       `function L${i}_bwd(P: usize, G: usize, ws: usize, x: usize, y: usize, gy: usize, gx: usize, gld: F, n: i32, zl: usize, gzl: usize, cx: usize): void {\n${code.bwd}\n}`,
@@ -267,7 +276,7 @@ ${eachSplit((off, size) => `    for (let j = 0; j < ${size}; j++) stf(z, r * ${l
   const dispatch = (name: string, sig: string, call: (i: number) => string) =>
     `export function ${name}(i: i32, ${sig}): void {\n  switch (i) {\n${ir.layers.map((_, i) => `    case ${i}: ${call(i)}; break;`).join("\n")}\n    default: break;\n  }\n}`;
 
-  const main = `// flowc generated module: ${ir.filename.replace(/[\r\n]/g, " ")} (${precision}, chunk ${chunk})
+  const main = `// flowc generated module: ${commentText(ir.filename)} (${precision}, chunk ${chunk})
 import { F } from "./lib/prec";
 ${libraryImports()}
 
