@@ -78,8 +78,10 @@ class Spline {
 async function build(prec: Precision): Promise<Spline> {
   const { wasm, errors } = await compileAssemblyScript({ "main.ts": SRC }, "main.ts", prec);
   if (!wasm) throw new Error(errors);
-  const { instance } = await WebAssembly.instantiate(wasm as BufferSource, { env: { abort() { throw new Error("abort"); } } });
-  return new Spline(instance.exports as unknown as Exports, prec);
+  // flowc modules import their memory (so that threads can share it).
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536 });
+  const { instance } = await WebAssembly.instantiate(wasm as BufferSource, { env: { memory, abort() { throw new Error("abort"); } } });
+  return new Spline({ ...instance.exports, memory } as unknown as Exports, prec);
 }
 
 /** mulberry32 with Box–Muller normals. */

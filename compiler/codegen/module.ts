@@ -47,7 +47,7 @@ const MAX_CHUNK = 256;
 const MIN_CHUNK = 4;
 
 /** Names the module itself exports; library functions of the same name are imported as `lib_<name>`. */
-const MODULE_EXPORTS = new Set(["heap_base", "chunk_size", "seed", "forward", "inverse", "log_prob", "sample", "backward", "train_chunk", "data_init", "project", "layer_fwd", "layer_inv", "layer_bwd", "layer_bwd_inv", "backward_inv", "adam", "grad_sqnorm", "scale", "first_nonfinite", "zero_buf"]);
+const MODULE_EXPORTS = new Set(["heap_base", "chunk_size", "seed", "forward", "inverse", "log_prob", "sample", "backward", "train_chunk", "data_init", "project", "layer_fwd", "layer_inv", "layer_bwd", "layer_bwd_inv", "backward_inv", "adam", "grad_sqnorm", "scale", "first_nonfinite", "zero_buf", "add_buf"]);
 
 /** Names exported by each runtime-library file, so the module can import them all. */
 function libraryImports(): string {
@@ -387,6 +387,7 @@ export function grad_sqnorm(G: usize, count: i32): f64 { return sqnorm(G, count)
 export function scale(G: usize, count: i32, s: f64): void { scale_inplace(G, count, s); }
 export function first_nonfinite(p: usize, count: i32): i32 { return lib_first_nonfinite(p, count); }
 export function zero_buf(p: usize, count: i32): void { zero(p, count); }
+export function add_buf(dst: usize, src: usize, count: i32): void { net_add(dst, src, count); }
 `;
   return { code: main, wsBytes: align(ws), wsZ: Z, wsGZ: GZ, layers: acts.map((act, index) => ({ index, act })), missing };
 }

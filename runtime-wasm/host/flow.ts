@@ -12,7 +12,7 @@ import { FlowcInputError } from "./errors.ts";
 import { DEFAULT_MAX_RESULT_BYTES, checkResultSize, memoryLimitError } from "./limits.ts";
 import { initParams } from "./init.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
-import { instantiate } from "@assemblyscript/loader";
+import { ARG, ARG_COUNT, OP, Pool, chunkSeed, instantiateOn, memoryImport, threadsUnavailable, withSharedMemory, type JobResult } from "./pool.ts";
 
 export type FloatArray = Float32Array | Float64Array;
 export type Numbers = ArrayLike<number>;
@@ -39,12 +39,18 @@ interface Exports {
   scale(G: number, count: number, s: number): void;
   first_nonfinite(p: number, count: number): number;
   zero_buf(p: number, count: number): void;
+  /** dst += src (summing the threads' gradients). */
+  add_buf(dst: number, src: number, count: number): void;
 }
 
 export interface LoadOptions {
   /** A safetensors weight file to load right away. */
   weights?: Uint8Array;
-  /** Worker threads for training and large batches (1 = run on the calling thread). */
+  /**
+   * Threads for training and large batches, the calling thread included
+   * (1 = the calling thread only). Where memory cannot be shared, the flow
+   * runs on one thread and says why in `flow.notes`.
+   */
   threads?: number;
 }
 
@@ -118,11 +124,36 @@ async function toModule(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module): Pr
 
 /** Load a compiled flow. Accepts bytes or a precompiled WebAssembly.Module (Workers forbid compiling bytes). */
 export async function loadFlow(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module, opts: LoadOptions = {}): Promise<Flow> {
-  const module = await toModule(wasm);
+  const threads = opts.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) throw new FlowcInputError("FLOW665", `the threads option must be a positive integer, got ${threads}`);
+  const bytes = wasm instanceof WebAssembly.Module ? null : wasm instanceof Uint8Array ? wasm : new Uint8Array(wasm);
+  // Threads need the memory import declared shared: the same bytes with one flag flipped.
+  let why = threads > 1 ? threadsUnavailable() : null;
+  const sharedBytes = threads > 1 && !why && bytes ? withSharedMemory(bytes) : null;
+  if (threads > 1 && !why && bytes && !sharedBytes) why = "this module has no memory import that can be shared (it was compiled by an older flowc; recompile it)";
+  const module = await toModule(sharedBytes ?? wasm);
   const manifest = readManifest(module);
-  // The loader supplies AssemblyScript's `abort` import, which decodes the message string.
-  const { exports } = await instantiate(module, {});
-  const flow = new Flow(manifest, exports as unknown as Exports, module);
+  const initialPages = bytes ? memoryImport(bytes)?.initial : undefined;
+  let inst;
+  try {
+    inst = await instantiateOn(module, { shared: threads > 1 && !why, initialPages });
+  } catch (e) {
+    // A precompiled Module whose memory import is not shared cannot run on shared memory.
+    if (!(e instanceof WebAssembly.LinkError) || bytes || threads === 1 || why) throw e;
+    why = "a precompiled WebAssembly.Module with an unshared memory import cannot be shared; pass the .wasm bytes instead";
+    inst = await instantiateOn(module, { shared: false });
+  }
+  if (threads > 1 && !why && !inst.shared) why = "this module defines its own memory (it was compiled by an older flowc; recompile it)";
+  const flow = new Flow(manifest, inst.instance.exports as unknown as Exports, module, why ? 1 : threads);
+  if (flow.threads > 1) {
+    try {
+      flow.attachPool(await Pool.start(module, inst.memory, flow.threads));
+    } catch (e) {
+      why = `the worker threads could not start (${(e as Error).message})`;
+      flow.attachPool(null);
+    }
+  }
+  if (why) flow.notes.push(`running on 1 thread instead of ${threads}: ${why}`);
   if (opts.weights) flow.loadWeights(opts.weights);
   else {
     // A bundled module (`flowc bundle`) carries its trained weights in a custom section.
@@ -168,8 +199,17 @@ export class Flow {
   /** Byte addresses of the host-owned regions. */
   readonly mem: { P: number; G: number; M: number; V: number; ws: number; X: number; Z: number; LD: number; OUT: number; CX: number; GZ: number; GX: number; end: number };
   private initialized = false;
+  /** Threads that run training and large batches (the calling thread included). */
+  threads: number;
+  /** Why the flow runs differently from what was asked (e.g. on one thread where memory cannot be shared). */
+  readonly notes: string[] = [];
+  /** Per-thread workspace and gradient (thread 0 uses mem.ws and mem.G), and the staging area of a round. */
+  private threadMem: { ws: number; G: number }[] = [];
+  private staging: { rows: number; IN: number; OUT: number; V1: number; CX: number } | null = null;
+  private pool: Pool | null = null;
 
-  constructor(readonly manifest: Manifest, readonly exports: Exports, readonly module: WebAssembly.Module) {
+  constructor(readonly manifest: Manifest, readonly exports: Exports, readonly module: WebAssembly.Module, threads = 1) {
+    this.threads = threads;
     this.eventShape = manifest.inputShape.slice();
     this.eventSize = manifest.eventSize;
     this.latentSize = manifest.latentSize;
@@ -195,6 +235,15 @@ export class Flow {
       GX: take(C * this.eventSize * sz),
       end: 0,
     };
+    if (threads > 1) {
+      this.threadMem.push({ ws: this.mem.ws, G: this.mem.G });
+      for (let t = 1; t < threads; t++) this.threadMem.push({ ws: take(manifest.workspaceBytes), G: take(manifest.paramCount * sz) });
+      // A round stages up to `rows` rows (whole chunks for every thread), at most ~8 MiB of them.
+      const W = Math.max(this.eventSize, this.latentSize), k = this.contextSize;
+      const rowBytes = (2 * W + 1 + k) * sz, unit = threads * C;
+      const rows = unit * Math.max(1, Math.min(64, Math.floor((8 << 20) / (rowBytes * unit))));
+      this.staging = { rows, IN: take(rows * W * sz), OUT: take(rows * W * sz), V1: take(rows * sz), CX: take(rows * Math.max(1, k) * sz) };
+    }
     this.mem.end = at;
     const have = exports.memory.buffer.byteLength;
     if (at > have) {
@@ -339,9 +388,127 @@ export class Flow {
     return n;
   }
 
+  // ------------------------------------------------------------ threads
+
+  /** @internal Called by loadFlow with the started pool, or with null when the workers could not start. */
+  attachPool(pool: Pool | null): void {
+    this.pool = pool;
+    if (pool) pool.exports0 = this.exports;
+    else this.threads = 1;
+  }
+
+  /** Stops the worker threads; the flow goes on working on the calling thread. Idle workers never keep a Node process alive, so this is only needed to free them early. */
+  dispose(): void {
+    this.pool?.dispose();
+    this.pool = null;
+    this.threads = 1;
+  }
+
+  /** Whether a batch of n rows is split across the pool: only batches of more than one chunk are. */
+  private pooled(n: number): boolean {
+    return this.pool !== null && n > this.chunk;
+  }
+
+  /** @internal The arguments of one thread's job (see pool.ts). */
+  jobArgs(op: number, t: number, r0: number, r1: number, cs: number, f: { inB: number; inRB: number; outB?: number; outRB?: number; v1B?: number; cxB: number; scalar?: number; seed?: number; zero?: number; chunk0?: number }): Float64Array {
+    const a = new Float64Array(ARG_COUNT), sz = this.sz;
+    a[ARG.op] = op; a[ARG.r0] = r0; a[ARG.r1] = r1; a[ARG.cs] = cs;
+    a[ARG.P] = this.mem.P; a[ARG.G] = this.threadMem[t].G; a[ARG.ws] = this.threadMem[t].ws;
+    a[ARG.inB] = f.inB; a[ARG.inRB] = f.inRB; a[ARG.outB] = f.outB ?? 0; a[ARG.outRB] = f.outRB ?? 0;
+    a[ARG.v1B] = f.v1B ?? 0; a[ARG.v1RB] = sz; a[ARG.cxB] = f.cxB; a[ARG.cxRB] = this.contextSize * sz;
+    a[ARG.scalar] = f.scalar ?? 0; a[ARG.seed] = f.seed ?? -1; a[ARG.zero] = f.zero ?? 0; a[ARG.chunk0] = f.chunk0 ?? 0;
+    return a;
+  }
+
+  /** @internal Stages rows [start, start + m) of a context into the staging area; its address, or 0 without context. */
+  stageContext(context: Numbers | undefined, start: number, m: number): number {
+    if (this.contextSize === 0 || !context) return 0;
+    const k = this.contextSize, at = this.staging!.CX;
+    if (context.length === k) {
+      const cx = this.view(at, m * k);
+      for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) cx[r * k + j] = context[j];
+    } else this.copyIn(at, context, start * k, m * k);
+    return at;
+  }
+
+  /** @internal The staging area (rows per round and addresses), for the trainer. */
+  get stage(): { rows: number; IN: number; OUT: number; V1: number; CX: number } {
+    return this.staging!;
+  }
+
+  /** @internal The pool, for the trainer. */
+  get workers(): Pool | null {
+    return this.pool;
+  }
+
+  /** @internal Thread t's workspace and gradient. */
+  threadBuffers(t: number): { ws: number; G: number } {
+    return this.threadMem[t];
+  }
+
+  /**
+   * Runs `op` over n rows on the pool in rounds of whole chunks: thread t
+   * takes a contiguous run of chunks, so every chunk holds the rows it would
+   * hold on one thread, and results do not depend on the thread count.
+   * After each round, `take(start, m, out, v1)` copies the results out.
+   */
+  private onPool(op: number, n: number, input: Numbers | null, inW: number, outW: number, v1: boolean, context: Numbers | undefined, scalar: number, seed: number, take: (start: number, m: number, out: FloatArray, v1: FloatArray) => void): void {
+    const S = this.staging!, C = this.chunk, T = this.threads, sz = this.sz;
+    for (let s0 = 0; s0 < n; s0 += S.rows) {
+      const m = Math.min(S.rows, n - s0);
+      if (input) this.copyIn(S.IN, input, s0 * inW, m * inW);
+      const cxB = this.stageContext(context, s0, m);
+      const chunks = Math.ceil(m / C), per = Math.floor(chunks / T), rest = chunks % T;
+      const jobs: (Float64Array | null)[] = [];
+      for (let t = 0, c = 0; t < T; t++) {
+        const count = per + (t < rest ? 1 : 0);
+        const r0 = c * C, r1 = Math.min(m, (c + count) * C);
+        jobs.push(r0 < r1 ? this.jobArgs(op, t, r0, r1, C, { inB: S.IN, inRB: inW * sz, outB: S.OUT, outRB: outW * sz, v1B: v1 ? S.V1 : 0, cxB, scalar, seed, chunk0: s0 / C + c }) : null);
+        c += count;
+      }
+      this.pool!.run(jobs);
+      take(s0, m, this.view(S.OUT, m * outW), this.view(S.V1, m));
+    }
+  }
+
+  /** @internal Validates a batch like `chunked` does; returns its row count. */
+  checkBatch(x: Numbers, context: Numbers | undefined, width: number, what: string): number {
+    this.requireInit();
+    const n = this.rows(x, width, what);
+    this.contextRows(context, n);
+    return n;
+  }
+
+  private logProbOnPool(x: Numbers, context: Numbers | undefined): FloatArray {
+    const n = this.checkBatch(x, context, this.eventSize, "data");
+    const out = this.newArray(n);
+    this.onPool(OP.logProb, n, x, this.eventSize, 1, false, context, 0, -1, (s, m, o) => out.set(o, s));
+    return out;
+  }
+
+  private forwardOnPool(x: Numbers, context: Numbers | undefined): { z: FloatArray; logDet: FloatArray } {
+    const n = this.checkBatch(x, context, this.eventSize, "data");
+    const z = this.newArray(n * this.latentSize), logDet = this.newArray(n);
+    this.onPool(OP.forward, n, x, this.eventSize, this.latentSize, true, context, 0, -1, (s, m, o, ld) => { z.set(o, s * this.latentSize); logDet.set(ld, s); });
+    return { z, logDet };
+  }
+
+  private inverseOnPool(z: Numbers, context: Numbers | undefined): { x: FloatArray; logDet: FloatArray } {
+    const n = this.checkBatch(z, context, this.latentSize, "latent");
+    const x = this.newArray(n * this.eventSize), logDet = this.newArray(n);
+    this.onPool(OP.inverse, n, z, this.latentSize, this.eventSize, true, context, 0, -1, (s, m, o, ld) => { x.set(o, s * this.eventSize); logDet.set(ld, s); });
+    return { x, logDet };
+  }
+
+  private sampleOnPool(n: number, seed: number, temp: number, context: Numbers | undefined, x: FloatArray, lp: FloatArray | null): { x: FloatArray; logProb: FloatArray } {
+    this.onPool(OP.sample, n, null, 0, this.eventSize, lp !== null, context, temp, seed >>> 0, (s, m, o, l) => { x.set(o, s * this.eventSize); if (lp) lp.set(l, s); });
+    return { x, logProb: lp ?? this.newArray(0) };
+  }
+
   /** log p(x) for each row of x (n × eventSize). */
   logProb(x: Numbers, context?: Numbers): FloatArray {
     requireDirection(this.manifest, "logProb");
+    if (this.pooled(x.length / this.eventSize)) return this.logProbOnPool(x, context);
     const out = this.newArray(x.length / this.eventSize | 0);
     this.chunked(x, context, this.eventSize, "data", (s, m, cx) => {
       this.copyIn(this.mem.X, x, s * this.eventSize, m * this.eventSize);
@@ -354,6 +521,7 @@ export class Flow {
   /** z = forward(x) (data → latent) and the log-determinant per row. */
   forward(x: Numbers, context?: Numbers): { z: FloatArray; logDet: FloatArray } {
     requireDirection(this.manifest, "forward");
+    if (this.pooled(x.length / this.eventSize)) return this.forwardOnPool(x, context);
     const n = x.length / this.eventSize | 0;
     const z = this.newArray(n * this.latentSize), logDet = this.newArray(n);
     this.chunked(x, context, this.eventSize, "data", (s, m, cx) => {
@@ -367,6 +535,7 @@ export class Flow {
 
   /** x = inverse(z) (latent → data) and log|det ∂x/∂z| per row. */
   inverse(z: Numbers, context?: Numbers): { x: FloatArray; logDet: FloatArray } {
+    if (this.pooled(z.length / this.latentSize)) return this.inverseOnPool(z, context);
     const n = z.length / this.latentSize | 0;
     const x = this.newArray(n * this.eventSize), logDet = this.newArray(n);
     this.chunked(z, context, this.latentSize, "latent", (s, m, cx) => {
@@ -394,11 +563,13 @@ export class Flow {
     const temp = opts.temperature ?? 1;
     if (!Number.isFinite(temp) || temp < 0) throw new FlowcInputError("FLOW665", `temperature must be a finite number ≥ 0, got ${temp}`);
     this.contextRows(opts.context, n);
-    this.exports.seed(this.mem.ws, (opts.seed ?? 0) >>> 0);
     const x = this.newArray(n * this.eventSize), lp = this.newArray(withLp ? n : 0);
+    if (this.pooled(n)) return this.sampleOnPool(n, opts.seed ?? 0, temp, opts.context, x, withLp ? lp : null);
     for (let s = 0; s < n; s += this.chunk) {
       const m = Math.min(this.chunk, n - s);
       const cx = this.loadContext(opts.context, s, m);
+      // Each chunk draws from its own seed, so samples do not depend on how chunks are spread over threads.
+      this.exports.seed(this.mem.ws, chunkSeed(opts.seed ?? 0, s / this.chunk));
       this.exports.sample(this.mem.P, this.mem.ws, this.mem.X, withLp ? this.mem.OUT : 0, m, temp, cx);
       x.set(this.view(this.mem.X, m * this.eventSize), s * this.eventSize);
       if (withLp) lp.set(this.view(this.mem.OUT, m), s);
@@ -412,10 +583,10 @@ export class Flow {
   }
 
   /** The index and kind of the first layer whose output (in the last chunk run) has a non-finite value. */
-  firstNonFiniteLayer(m: number): { layer: number; kind: string; index: number } | null {
+  firstNonFiniteLayer(m: number, ws: number = this.mem.ws): { layer: number; kind: string; index: number } | null {
     for (const l of this.manifest.layers) {
       const size = l.outShape.reduce((a, b) => a * b, 1);
-      const bad = this.exports.first_nonfinite(this.mem.ws + l.act, m * size);
+      const bad = this.exports.first_nonfinite(ws + l.act, m * size);
       if (bad >= 0) return { layer: l.index, kind: l.kind, index: bad };
     }
     return null;
@@ -470,6 +641,17 @@ export class Flow {
   }
 }
 
+/** Seed of thread t's RNG for one step, from thread 0's 128-bit RNG state. */
+function threadSeed(state: Uint32Array, t: number): number {
+  let h = Math.imul(t, 0x9e3779b9) >>> 0;
+  for (let i = 0; i < 4; i++) {
+    h = Math.imul(h ^ state[i], 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return h >>> 0;
+}
+
 /** The first row r < m where `perRow[r]` or one of the `width` values of `rows` is not finite, or −1. */
 function firstBadRow(rows: ArrayLike<number>, perRow: ArrayLike<number>, m: number, width: number): number {
   for (let r = 0; r < m; r++) {
@@ -512,6 +694,7 @@ export class Trainer {
   step(batch: Numbers, context?: Numbers): number {
     const f = this.flow, e = f.exports, mem = f.mem, man = f.manifest;
     requireDirection(man, "likelihood training");
+    if (f.workers && batch.length / f.eventSize >= f.threads) return this.stepOnPool(batch, context);
     const D = f.eventSize;
     let n = 0;
     e.zero_buf(mem.G, man.paramCount);
@@ -531,6 +714,52 @@ export class Trainer {
       nll += part;
       n += m;
     });
+    this.update(step);
+    return nll / n;
+  }
+
+  /**
+   * One Adam step with the batch split over the flow's threads: thread t
+   * computes the gradient of rows [t·n/T, (t+1)·n/T) into its own buffer, in
+   * chunk order; the buffers are summed in thread order, so a step is
+   * deterministic for a given thread count and differs from one thread only
+   * by the rounding of that sum.
+   */
+  private stepOnPool(batch: Numbers, context: Numbers | undefined): number {
+    const f = this.flow, e = f.exports, mem = f.mem, man = f.manifest, pool = f.workers!;
+    const D = f.eventSize, T = f.threads, S = f.stage, sz = f.sz;
+    const n = f.checkBatch(batch, context, D, "batch");
+    const step = this.stepCount + 1;
+    // Threads 1… seed their noise (dequantize) from thread 0's RNG state, which carries on from step
+    // to step and is what a checkpoint stores: a run is reproducible and resumable for a given T.
+    const state = new Uint32Array(e.memory.buffer, mem.ws, 4);
+    let nll = 0;
+    for (let s0 = 0; s0 < n; s0 += S.rows) {
+      const m = Math.min(S.rows, n - s0);
+      f.copyIn(S.IN, batch, s0 * D, m * D);
+      const cxB = f.stageContext(context, s0, m);
+      const jobs: (Float64Array | null)[] = [];
+      for (let t = 0; t < T; t++) {
+        const r0 = Math.floor((t * m) / T), r1 = Math.floor(((t + 1) * m) / T);
+        // The first round gives every thread rows (n ≥ T), so it zeroes every gradient buffer.
+        jobs.push(r0 < r1 ? f.jobArgs(OP.train, t, r0, r1, f.chunk, { inB: S.IN, inRB: D * sz, cxB, scalar: 1 / n, seed: s0 === 0 && t > 0 ? threadSeed(state, t) : -1, zero: s0 === 0 ? man.paramCount : 0 }) : null);
+      }
+      const results: (JobResult | null)[] = pool.run(jobs);
+      for (let t = 0; t < T; t++) {
+        const r = results[t];
+        if (!r) continue;
+        if (r.failRow >= 0) {
+          const where = f.firstNonFiniteLayer(r.failRows, f.threadBuffers(t).ws);
+          const at = s0 + r.failRow;
+          throw new NonFiniteError(
+            `step ${step}: the loss is not finite` + (where ? `; the first non-finite value is in the output of layer ${where.layer} (${where.kind}), row ${Math.floor(where.index / Math.max(1, man.layers[where.layer].outShape.reduce((a, b) => a * b, 1))) + at}` : "; every layer's output is finite, so the base distribution's log-density overflowed") +
+              " (a learning rate too high is the usual cause; try a lower --lr or --clip-norm)",
+            step, where?.layer ?? null, where?.kind ?? null);
+        }
+        nll += r.sum;
+      }
+    }
+    for (let t = 1; t < T; t++) e.add_buf(mem.G, f.threadBuffers(t).G, man.paramCount);
     this.update(step);
     return nll / n;
   }

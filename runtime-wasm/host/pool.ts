@@ -1,0 +1,477 @@
+/**
+ * @fileoverview Data-parallel execution of a compiled flow over one shared
+ * WebAssembly.Memory: instantiating a module on a host-created memory (shared
+ * when threads are wanted and possible), the worker pool (worker_threads in
+ * Node, Web Workers elsewhere) and its control block, and the job runner that
+ * the calling thread and every worker execute on their share of a batch.
+ *
+ * The calling thread owns all allocation and is thread 0; workers only call
+ * kernels on addresses it hands them. A step is one write of the job's
+ * arguments into the worker's slot of a SharedArrayBuffer and one
+ * Atomics.notify; completion is one Atomics.store + notify back, so the
+ * per-step cost is a few microseconds, not a postMessage round trip.
+ * Imports no Node built-ins: `worker_threads` is reached through
+ * `process.getBuiltinModule` when it exists.
+ */
+import { FlowcInputError } from "./errors.ts";
+
+const PAGE = 65536;
+/** The largest wasm32 memory, in pages; the compiler declares it as the import's maximum. */
+const MAX_PAGES = 65536;
+
+// ------------------------------------------------------------ the memory import
+
+/** Where the limits of a module's `env.memory` import are, in its bytes. */
+interface MemoryImport {
+  /** Byte offset of the limits flags (0x00 min, 0x01 min+max, 0x03 min+max shared). */
+  flagsAt: number;
+  flags: number;
+  initial: number;
+  maximum: number | null;
+}
+
+function readLeb(b: Uint8Array, at: number): [number, number] {
+  let v = 0, shift = 0, byte: number;
+  do {
+    if (at >= b.length) throw new Error("truncated LEB128");
+    byte = b[at++];
+    v += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (byte & 0x80);
+  return [v, at];
+}
+
+/** The memory import of a wasm binary, or null when it defines its own memory (or is not wasm). */
+export function memoryImport(b: Uint8Array): MemoryImport | null {
+  try {
+    if (b.length < 8 || b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d) return null;
+    let at = 8;
+    while (at < b.length) {
+      const id = b[at++];
+      let size: number;
+      [size, at] = readLeb(b, at);
+      const end = at + size;
+      if (id !== 2) { at = end; continue; }
+      let count: number;
+      [count, at] = readLeb(b, at);
+      for (let i = 0; i < count; i++) {
+        for (let k = 0; k < 2; k++) { let len: number; [len, at] = readLeb(b, at); at += len; }
+        const kind = b[at++];
+        if (kind === 0) [, at] = readLeb(b, at);
+        else if (kind === 1 || kind === 2) {
+          if (kind === 1) at++; // reference type
+          const flagsAt = at, flags = b[at++];
+          let initial: number, maximum: number | null = null;
+          [initial, at] = readLeb(b, at);
+          if (flags & 1) [maximum, at] = readLeb(b, at);
+          if (kind === 2) return { flagsAt, flags, initial, maximum };
+        } else if (kind === 3) at += 2;
+        else if (kind === 4) { at++; [, at] = readLeb(b, at); }
+        else return null;
+      }
+      return null;
+    }
+  } catch {
+    return null;
+  }
+  return null;
+}
+
+/**
+ * The same module with its memory import declared shared (flags 0x01 → 0x03),
+ * or null when it cannot be: no memory import or no maximum. The kernels use
+ * no atomics, so only this one byte differs.
+ */
+export function withSharedMemory(b: Uint8Array): Uint8Array | null {
+  const imp = memoryImport(b);
+  if (!imp || imp.flags !== 0x01) return null;
+  const out = b.slice();
+  out[imp.flagsAt] = 0x03;
+  return out;
+}
+
+// ------------------------------------------------------------ where threads can run
+
+type WorkerLike = {
+  postMessage(m: unknown): void;
+  terminate(): unknown;
+  unref?(): void;
+  on?(ev: string, f: (v: unknown) => void): void;
+  addEventListener?(ev: string, f: (v: { data?: unknown; message?: string }) => void): void;
+};
+type Spawn = (data: WorkerData) => WorkerLike;
+interface WorkerData { module: WebAssembly.Module; memory: WebAssembly.Memory; control: SharedArrayBuffer; slot: number }
+
+/** How to start a worker running WORKER_SOURCE here, or null. */
+function workerSpawner(): Spawn | null {
+  const g = globalThis as unknown as {
+    Worker?: new (url: string, o: { type: string }) => WorkerLike;
+    Blob?: typeof Blob;
+    URL?: typeof URL;
+    process?: { getBuiltinModule?: (id: string) => unknown };
+  };
+  if (typeof g.Worker === "function" && g.Blob && g.URL?.createObjectURL) {
+    const W = g.Worker;
+    let url: string | null = null;
+    return (data) => {
+      url ??= g.URL!.createObjectURL(new g.Blob!([WORKER_SOURCE], { type: "text/javascript" }));
+      const w = new W(url, { type: "module" });
+      w.postMessage(data);
+      return w;
+    };
+  }
+  const wt = typeof g.process?.getBuiltinModule === "function" ? (g.process.getBuiltinModule("node:worker_threads") as { Worker?: new (code: string, o: object) => WorkerLike } | undefined) : undefined;
+  if (wt?.Worker) {
+    const W = wt.Worker;
+    return (data) => new W(WORKER_SOURCE, { eval: true, workerData: data });
+  }
+  return null;
+}
+
+/** Why this runtime cannot run a flow on several threads, or null when it can. */
+export function threadsUnavailable(): string | null {
+  if (typeof SharedArrayBuffer !== "function" || typeof Atomics !== "object") {
+    return "SharedArrayBuffer is unavailable here (a browser page needs cross-origin isolation: the COOP and COEP headers)";
+  }
+  if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false) {
+    return "this page is not cross-origin isolated (the COOP and COEP headers), so memory cannot be shared";
+  }
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+  } catch {
+    return "this thread may not block on Atomics.wait (a browser's main thread); load the flow inside a Worker to use threads";
+  }
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true } as WebAssembly.MemoryDescriptor);
+  } catch {
+    return "this runtime cannot create a shared WebAssembly.Memory";
+  }
+  if (!workerSpawner()) return "this runtime has no workers (Node needs process.getBuiltinModule, 20.16 or later)";
+  return null;
+}
+
+// ------------------------------------------------------------ instantiation
+
+export interface Instantiated {
+  instance: WebAssembly.Instance;
+  memory: WebAssembly.Memory;
+  /** Whether the memory is shared (so workers may run on it). */
+  shared: boolean;
+}
+
+/** AssemblyScript's `abort(msg, file, line, column)`; the kernels are built with --noAssert, so only traps reach it. */
+const abortImport = (_msg: number, _file: number, line: number, col: number) => {
+  throw new Error(`the module aborted at ${line}:${col}`);
+};
+
+/**
+ * Instantiate `module` on a memory created here: shared when `shared` is
+ * asked for. `initialPages` is the import's declared minimum when known; when
+ * it is not (a precompiled Module), larger memories are tried until one links.
+ * A module that defines its own memory (compiled by an older flowc) is
+ * instantiated as it is and reported unshared.
+ */
+export async function instantiateOn(module: WebAssembly.Module, opts: { shared: boolean; initialPages?: number }): Promise<Instantiated> {
+  const imports = WebAssembly.Module.imports(module);
+  const env: Record<string, unknown> = {};
+  for (const i of imports) if (i.module === "env" && i.kind === "function" && i.name === "abort") env.abort = abortImport;
+  if (!imports.some((i) => i.module === "env" && i.name === "memory" && i.kind === "memory")) {
+    const instance = await WebAssembly.instantiate(module, { env } as WebAssembly.Imports);
+    return { instance, memory: instance.exports.memory as WebAssembly.Memory, shared: false };
+  }
+  let pages = Math.max(1, opts.initialPages ?? 1);
+  for (;;) {
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, ...(opts.shared ? { shared: true } : {}) } as WebAssembly.MemoryDescriptor);
+    } catch (e) {
+      throw new FlowcInputError("FLOW653", `cannot create the flow's memory (${pages} pages${opts.shared ? ", shared" : ""}): ${(e as Error).message}`);
+    }
+    try {
+      const instance = await WebAssembly.instantiate(module, { env: { ...env, memory } } as WebAssembly.Imports);
+      return { instance, memory, shared: opts.shared };
+    } catch (e) {
+      // A precompiled module's minimum is not visible from JS: grow until it links.
+      if (e instanceof WebAssembly.LinkError && /memory/i.test(e.message) && opts.initialPages === undefined && pages < MAX_PAGES) {
+        pages = Math.min(MAX_PAGES, pages * 4);
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
+// ------------------------------------------------------------ jobs
+
+/** Job opcodes, shared by the calling thread's runner and the worker source. */
+export const OP = { train: 1, logProb: 2, forward: 3, inverse: 4, sample: 5, exit: 9 } as const;
+
+/**
+ * A job's arguments, by index into a Float64Array (byte addresses and row
+ * counts are exact in f64). Rows [r0, r1) of the staged batch, in pieces of
+ * at most `cs` rows; row r's input is at inB + r·inRB, and so on.
+ */
+export const ARG = { op: 0, r0: 1, r1: 2, cs: 3, P: 4, G: 5, ws: 6, inB: 7, inRB: 8, outB: 9, outRB: 10, v1B: 11, v1RB: 12, cxB: 13, cxRB: 14, scalar: 15, seed: 16, zero: 17, chunk0: 18 } as const;
+export const ARG_COUNT = 20;
+
+/** What a job reports: Σ of train_chunk's returns, and the first piece whose loss was not finite. */
+export interface JobResult { sum: number; failRow: number; failRows: number }
+
+/** The kernels a job calls (a subset of the module's exports). */
+export interface JobExports {
+  seed(ws: number, s: number): void;
+  zero_buf(p: number, count: number): void;
+  train_chunk(P: number, G: number, ws: number, x: number, n: number, scale: number, cx: number): number;
+  log_prob(P: number, ws: number, x: number, out: number, n: number, cx: number): void;
+  forward(P: number, ws: number, x: number, z: number, ld: number, n: number, cx: number): void;
+  inverse(P: number, ws: number, z: number, x: number, ld: number, n: number, cx: number): void;
+  sample(P: number, ws: number, x: number, lp: number, n: number, temp: number, cx: number): void;
+}
+
+/**
+ * The seed of sampling chunk k: chunk 0 draws from `seed` itself (so a batch
+ * of one chunk is what it always was), later chunks from a hash of (seed, k).
+ * Every chunk owning its seed makes samples independent of the thread count.
+ */
+export function chunkSeed(seed: number, k: number): number {
+  if (k === 0) return seed >>> 0;
+  let h = (seed ^ Math.imul(k, 0x9e3779b9)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * Runs one job with the calling thread's instance. WORKER_SOURCE below holds
+ * the same loop for the workers; the two must stay line-for-line alike (the
+ * thread tests compare their results bit for bit).
+ */
+export function runJob(e: JobExports, a: ArrayLike<number>): JobResult {
+  const op = a[ARG.op], r0 = a[ARG.r0], r1 = a[ARG.r1], cs = a[ARG.cs], P = a[ARG.P], ws = a[ARG.ws];
+  const cx = (s: number) => (a[ARG.cxB] ? a[ARG.cxB] + s * a[ARG.cxRB] : 0);
+  const inp = (s: number) => a[ARG.inB] + s * a[ARG.inRB];
+  const out = (s: number) => a[ARG.outB] + s * a[ARG.outRB];
+  const v1 = (s: number) => (a[ARG.v1B] ? a[ARG.v1B] + s * a[ARG.v1RB] : 0);
+  let sum = 0, failRow = -1, failRows = 0;
+  if (a[ARG.zero] > 0) e.zero_buf(a[ARG.G], a[ARG.zero]);
+  if (a[ARG.seed] >= 0 && op === OP.train) e.seed(ws, a[ARG.seed]);
+  for (let s = r0; s < r1; s += cs) {
+    const m = Math.min(cs, r1 - s);
+    if (op === OP.train) {
+      const v = e.train_chunk(P, a[ARG.G], ws, inp(s), m, a[ARG.scalar], cx(s));
+      if (!Number.isFinite(v)) { failRow = s; failRows = m; break; }
+      sum += v;
+    } else if (op === OP.logProb) e.log_prob(P, ws, inp(s), out(s), m, cx(s));
+    else if (op === OP.forward) e.forward(P, ws, inp(s), out(s), v1(s), m, cx(s));
+    else if (op === OP.inverse) e.inverse(P, ws, inp(s), out(s), v1(s), m, cx(s));
+    else if (op === OP.sample) {
+      e.seed(ws, chunkSeed(a[ARG.seed], a[ARG.chunk0] + (s - r0) / cs));
+      e.sample(P, ws, out(s), v1(s), m, a[ARG.scalar], cx(s));
+    }
+  }
+  return { sum, failRow, failRows };
+}
+
+// ------------------------------------------------------------ the control block
+
+/** Bytes per worker slot: i32 seq/done/status/length at 0, f64 args at 64, f64 results at 256, UTF-16 error text at 512. */
+const SLOT = 1024;
+const ARGS_AT = 64, RES_AT = 256, MSG_AT = 512, MSG_CHARS = 256;
+/** Atomics.load polls before sleeping in Atomics.wait: a training step is ~1 ms, a futex wake-up tens of µs. */
+const SPIN = 20000;
+
+/**
+ * The worker: instantiates the module on the shared memory, then loops on
+ * its slot of the control block. Plain JavaScript (it is evaluated as is in
+ * the worker); `runJob` and `chunkSeed` mirror the TypeScript above.
+ */
+const WORKER_SOURCE = `"use strict";
+const OP = ${JSON.stringify(OP)}, ARG = ${JSON.stringify(ARG)};
+const SLOT = ${SLOT}, ARGS_AT = ${ARGS_AT}, RES_AT = ${RES_AT}, MSG_AT = ${MSG_AT}, MSG_CHARS = ${MSG_CHARS}, ARG_COUNT = ${ARG_COUNT}, SPIN = ${SPIN};
+function chunkSeed(seed, k) {
+  if (k === 0) return seed >>> 0;
+  let h = (seed ^ Math.imul(k, 0x9e3779b9)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+function runJob(e, a) {
+  const op = a[ARG.op], r0 = a[ARG.r0], r1 = a[ARG.r1], cs = a[ARG.cs], P = a[ARG.P], ws = a[ARG.ws];
+  const cx = (s) => (a[ARG.cxB] ? a[ARG.cxB] + s * a[ARG.cxRB] : 0);
+  const inp = (s) => a[ARG.inB] + s * a[ARG.inRB];
+  const out = (s) => a[ARG.outB] + s * a[ARG.outRB];
+  const v1 = (s) => (a[ARG.v1B] ? a[ARG.v1B] + s * a[ARG.v1RB] : 0);
+  let sum = 0, failRow = -1, failRows = 0;
+  if (a[ARG.zero] > 0) e.zero_buf(a[ARG.G], a[ARG.zero]);
+  if (a[ARG.seed] >= 0 && op === OP.train) e.seed(ws, a[ARG.seed]);
+  for (let s = r0; s < r1; s += cs) {
+    const m = Math.min(cs, r1 - s);
+    if (op === OP.train) {
+      const v = e.train_chunk(P, a[ARG.G], ws, inp(s), m, a[ARG.scalar], cx(s));
+      if (!Number.isFinite(v)) { failRow = s; failRows = m; break; }
+      sum += v;
+    } else if (op === OP.logProb) e.log_prob(P, ws, inp(s), out(s), m, cx(s));
+    else if (op === OP.forward) e.forward(P, ws, inp(s), out(s), v1(s), m, cx(s));
+    else if (op === OP.inverse) e.inverse(P, ws, inp(s), out(s), v1(s), m, cx(s));
+    else if (op === OP.sample) {
+      e.seed(ws, chunkSeed(a[ARG.seed], a[ARG.chunk0] + (s - r0) / cs));
+      e.sample(P, ws, out(s), v1(s), m, a[ARG.scalar], cx(s));
+    }
+  }
+  return { sum, failRow, failRows };
+}
+async function serve(d, ready) {
+  let e;
+  try {
+    const abort = (m, f, line, col) => { throw new Error("the module aborted at " + line + ":" + col); };
+    const instance = await WebAssembly.instantiate(d.module, { env: { memory: d.memory, abort } });
+    e = instance.exports;
+  } catch (err) {
+    ready({ error: String(err && err.message || err) });
+    return;
+  }
+  ready("ready");
+  const base = d.slot * SLOT;
+  const I = new Int32Array(d.control, base, 4);
+  const A = new Float64Array(d.control, base + ARGS_AT, ARG_COUNT);
+  const R = new Float64Array(d.control, base + RES_AT, 4);
+  const M = new Uint16Array(d.control, base + MSG_AT, MSG_CHARS);
+  let seen = 0; // the generation counter starts at 0 and never returns to it
+  for (;;) {
+    let g = Atomics.load(I, 0);
+    for (let i = 0; g === seen && i < SPIN; i++) g = Atomics.load(I, 0);
+    while (g === seen) { Atomics.wait(I, 0, seen); g = Atomics.load(I, 0); }
+    seen = g;
+    if (A[ARG.op] === OP.exit) { Atomics.store(I, 1, g); Atomics.notify(I, 1); return; }
+    try {
+      const r = runJob(e, A);
+      R[0] = r.sum; R[1] = r.failRow; R[2] = r.failRows;
+      I[2] = 0;
+    } catch (err) {
+      const text = String(err && err.message || err).slice(0, MSG_CHARS);
+      for (let i = 0; i < text.length; i++) M[i] = text.charCodeAt(i);
+      I[3] = text.length;
+      I[2] = 1;
+    }
+    Atomics.store(I, 1, g);
+    Atomics.notify(I, 1);
+  }
+}
+if (typeof require === "function") {
+  const { parentPort, workerData } = require("node:worker_threads");
+  serve(workerData, (m) => parentPort.postMessage(m));
+} else {
+  self.onmessage = (ev) => { self.onmessage = null; serve(ev.data, (m) => self.postMessage(m)); };
+}
+`;
+
+/**
+ * T − 1 workers, each with an instance of the module on the shared memory,
+ * plus the calling thread as thread 0.
+ */
+export class Pool {
+  private gen = 0;
+  private readonly I: Int32Array;
+  private readonly A: Float64Array[] = [];
+  private readonly R: Float64Array[] = [];
+  private readonly M: Uint16Array[] = [];
+  private closed = false;
+
+  private constructor(readonly size: number, private readonly control: SharedArrayBuffer, private readonly workers: WorkerLike[]) {
+    this.I = new Int32Array(control);
+    for (let t = 0; t < size; t++) {
+      this.A.push(new Float64Array(control, t * SLOT + ARGS_AT, ARG_COUNT));
+      this.R.push(new Float64Array(control, t * SLOT + RES_AT, 4));
+      this.M.push(new Uint16Array(control, t * SLOT + MSG_AT, MSG_CHARS));
+    }
+  }
+
+  /** Starts `threads − 1` workers on `memory` (which must be shared); throws when a worker cannot start. */
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number): Promise<Pool> {
+    const spawn = workerSpawner();
+    if (!spawn) throw new Error("no workers in this runtime");
+    const control = new SharedArrayBuffer(threads * SLOT);
+    const workers: WorkerLike[] = [];
+    try {
+      await Promise.all(Array.from({ length: threads - 1 }, (_, i) => new Promise<void>((resolve, reject) => {
+        const w = spawn({ module, memory, control, slot: i + 1 });
+        workers.push(w);
+        const onMessage = (m: unknown) => {
+          const data = (m as { data?: unknown })?.data !== undefined && typeof w.on !== "function" ? (m as { data: unknown }).data : m;
+          if (data === "ready") resolve();
+          else reject(new Error((data as { error?: string })?.error ?? "the worker failed to start"));
+        };
+        const onError = (err: unknown) => reject(new Error((err as { message?: string })?.message ?? String(err)));
+        if (typeof w.on === "function") { w.on("message", onMessage); w.on("error", onError); }
+        else { w.addEventListener!("message", onMessage as never); w.addEventListener!("error", onError as never); }
+      })));
+    } catch (e) {
+      for (const w of workers) w.terminate();
+      throw e;
+    }
+    // Idle workers must not keep a Node process alive.
+    for (const w of workers) w.unref?.();
+    return new Pool(threads, control, workers);
+  }
+
+  /**
+   * Runs `jobs[t]` on thread t (0 = here; null = nothing for it) and blocks
+   * until all are done. Results are in thread order. A worker's exception is
+   * rethrown here, after every thread has stopped touching the memory.
+   */
+  run(jobs: (Float64Array | null)[]): (JobResult | null)[] {
+    if (this.closed) throw new Error("the flow's threads were disposed");
+    const gen = (this.gen = (this.gen + 1) | 0 || 1);
+    const I = this.I;
+    for (let t = 1; t < this.size; t++) {
+      const job = jobs[t];
+      if (!job) continue;
+      this.A[t].set(job);
+      Atomics.store(I, (t * SLOT) / 4, gen);
+      Atomics.notify(I, (t * SLOT) / 4);
+    }
+    const out: (JobResult | null)[] = new Array(this.size).fill(null);
+    let mainError: unknown = null;
+    try {
+      if (jobs[0]) out[0] = runJob(this.exports0!, jobs[0]);
+    } catch (e) {
+      mainError = e;
+    }
+    let workerError: string | null = null;
+    for (let t = 1; t < this.size; t++) {
+      if (!jobs[t]) continue;
+      const at = (t * SLOT) / 4 + 1;
+      let v = Atomics.load(I, at);
+      for (let i = 0; v !== gen && i < SPIN; i++) v = Atomics.load(I, at);
+      while (v !== gen) { Atomics.wait(I, at, v); v = Atomics.load(I, at); }
+      if (I[(t * SLOT) / 4 + 2] !== 0) {
+        workerError ??= `thread ${t}: ${String.fromCharCode(...this.M[t].subarray(0, I[(t * SLOT) / 4 + 3]))}`;
+        continue;
+      }
+      const r = this.R[t];
+      out[t] = { sum: r[0], failRow: r[1], failRows: r[2] };
+    }
+    if (mainError) throw mainError;
+    if (workerError) throw new Error(workerError);
+    return out;
+  }
+
+  /** The calling thread's exports (set by the flow once it has them). */
+  exports0: JobExports | null = null;
+
+  /** Stops the workers. */
+  dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (let t = 1; t < this.size; t++) {
+      this.A[t][ARG.op] = OP.exit;
+      Atomics.store(this.I, (t * SLOT) / 4, (this.gen = (this.gen + 1) | 0 || 1));
+      Atomics.notify(this.I, (t * SLOT) / 4);
+    }
+    for (const w of this.workers) w.terminate();
+  }
+}
+
+/** The control block's size for `threads` (exported for tests of the layout). */
+export const controlBytes = (threads: number): number => threads * SLOT;
+export { PAGE, MAX_PAGES };
