@@ -68,13 +68,23 @@ interface Run {
   lastStep: number;
 }
 
+/** Every training process started, so that stopping the soak stops them too. */
+const children = new Set<ChildProcess>();
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    for (const c of children) c.kill("SIGKILL");
+    process.exit(130);
+  });
+}
+
 /** Start `flowc train` into `out`; progress lines ("step N/…") update lastStep. */
 function startTrain(out: string, steps: number, every: number, resume: boolean): Run {
   const args = [flowcBin, "train", spec, "--data", data, "--steps", String(steps), "--batch", batch, "--lr", lr,
     "--seed", seed, "--out", out, "--checkpoint-every", String(every)];
   if (resume) args.push("--resume");
   const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
-  const run: Run = { child, lastStep: 0, done: new Promise((res) => child.on("exit", (code) => res(code))) };
+  children.add(child);
+  const run: Run = { child, lastStep: 0, done: new Promise((res) => child.on("exit", (code) => { children.delete(child); res(code); })) };
   let tail = "";
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (s: string) => {
