@@ -51,10 +51,10 @@ export interface RunInfo {
 }
 
 /** Load a run directory's flow with its latest weights. */
-export async function loadRun(dir: string): Promise<{ flow: Flow; info: RunInfo | null }> {
+export async function loadRun(dir: string, opts: { threads?: number } = {}): Promise<{ flow: Flow; info: RunInfo | null }> {
   const model = join(dir, RUN_FILES.model);
   if (!existsSync(model)) throw new FlowcInputError("FLOW680", `${dir} is not a flowc run directory: ${RUN_FILES.model} is missing`, { file: model });
-  const flow = await inFileAsync(model, () => loadFlow(readInputFile(model)));
+  const flow = await inFileAsync(model, () => loadFlow(readInputFile(model), { threads: opts.threads }));
   const weights = join(dir, RUN_FILES.weights);
   if (!existsSync(weights)) throw new FlowcInputError("FLOW680", `${dir} has no trained weights yet (${RUN_FILES.weights} is missing)`, { file: weights });
   inFile(weights, () => flow.loadWeights(readInputFile(weights)));

@@ -21,6 +21,7 @@ interface EvalOptions {
   n?: string;
   grid: string;
   json?: boolean;
+  threads?: string;
 }
 
 function evalData(flow: Flow, o: EvalOptions & { data: string }): void {
@@ -79,10 +80,12 @@ export function register(program: Command): void {
     .option("--n <count>", "rows to draw when --data is a toy (default 20000); samples for the ELBO with --target (default 100000)")
     .option("--grid <points>", "grid nodes per axis for log Z of a 2-D target", "2001")
     .option("--json", "print the figures as JSON")
+    .option("--threads <n>", "threads sharing the batches", "1")
     .action(async (dir: string, o: EvalOptions) => {
       try {
         if ((o.data === undefined) === (o.target === undefined)) fail("give exactly one of --data SOURCE (likelihood) or --target NAME|FILE (ELBO and KL gap)");
-        const { flow } = await loadRun(dir);
+        const { flow } = await loadRun(dir, { threads: parseInteger(o.threads ?? "1", "--threads", 1) });
+        for (const note of flow.notes) process.stderr.write(`note: ${note}\n`);
         if (o.data !== undefined) evalData(flow, { ...o, data: o.data });
         else await evalTarget(flow, { ...o, target: o.target! });
       } catch (e) {

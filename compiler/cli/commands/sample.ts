@@ -70,12 +70,14 @@ Examples:
   flowc sample runs/moons -n 2000 -o moons.png                     scatter over the learned density
   flowc sample runs/glow-mnist -n 64 --temperature 0.7 -o grid.png  an 8×8 grid of digits at temperature 0.7
   flowc sample runs/glow-mnist -n 1000 -o samples.npy              raw values, shape [n, C, H, W]`)
-    .action(async (dir: string, o: { n: string; seed: string; temperature: string; out: string }) => {
+    .option("--threads <n>", "threads sharing the draws (samples do not depend on the count)", "1")
+    .action(async (dir: string, o: { threads?: string; n: string; seed: string; temperature: string; out: string }) => {
       try {
         const n = parseInteger(o.n, "-n", 1);
         const ext = extname(o.out).toLowerCase();
         if (ext !== ".csv" && ext !== ".npy" && ext !== ".png") fail(`unknown output type '${ext}': use .csv, .npy or .png`);
-        const { flow } = await loadRun(dir);
+        const { flow } = await loadRun(dir, { threads: parseInteger(o.threads ?? "1", "--threads", 1) });
+        for (const note of flow.notes) process.stderr.write(`note: ${note}\n`);
         if (ext === ".png" && !canPlot(flow)) fail(`a PNG needs a 2-D or an image flow; this one has event shape [${flow.eventShape.join(", ")}] (write .csv or .npy)`);
         const x = flow.sample(n, { seed: parseInteger(o.seed, "--seed"), temperature: parseNumber(o.temperature, "--temperature", 0) });
         const D = flow.eventSize;

@@ -38,6 +38,7 @@ interface TrainOptions {
   n?: string;
   precision?: string;
   quiet?: boolean;
+  threads?: string;
 }
 
 /** Bytes at the start of a workspace that hold the RNG state and scratch scalars (ARCHITECTURE.md). */
@@ -89,7 +90,8 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
   if (precision !== "f32" && precision !== "f64") fail(`--precision must be f32 or f64, got ${o.precision}`);
 
   const { wasm, manifest } = await compileSpecFile(spec, { precision });
-  const flow = await loadFlow(wasm);
+  const flow = await loadFlow(wasm, { threads: parseInteger(o.threads ?? "1", "--threads", 1) });
+  for (const note of flow.notes) log(o, `note: ${note}`);
   const D = flow.eventSize;
   if (sampleEvery > 0 && !canPlot(flow)) fail(`--sample-every draws PNGs, which needs an image flow or a 2-D flow; this one has event shape [${flow.eventShape.join(", ")}]`);
   if (sampleEvery > 0 && !manifest.capabilities.sample) fail("--sample-every needs a flow that can sample, and this one cannot");
@@ -252,6 +254,7 @@ export function register(program: Command): void {
     .option("--n <rows>", "rows to draw when --data is a toy", "100000")
     .option("--precision <p>", "f32 or f64", "f32")
     .option("--quiet", "no progress output")
+    .option("--threads <n>", "threads sharing each batch (data-parallel; reproducible for a given count)", "1")
     .action(async (spec: string, o: TrainOptions & { target?: string; anneal?: string; evalSamples?: string }) => {
       try {
         if (o.target !== undefined) {
