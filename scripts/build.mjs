@@ -104,7 +104,7 @@ function buildTypes() {
   const require = createRequire(import.meta.url);
   const tsc = join(dirname(require.resolve("typescript/package.json")), "bin", "tsc");
   try {
-    execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { stdio: "inherit", cwd: root });
+    execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { stdio: ["ignore", 2, 2], cwd: root });
   } catch {
     // tsc has printed the errors; a package must not ship declarations of code that does not typecheck.
     console.error("build: type errors (above); dist/ is incomplete");
@@ -123,7 +123,7 @@ async function main() {
   rmSync(dist, { recursive: true, force: true });
   await Promise.all([buildCompiler(), buildRuntime(), buildCli()]);
   if (!process.argv.includes("--no-types")) buildTypes();
-  console.log(`dist/ built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.error(`dist/ built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

@@ -91,7 +91,7 @@ function withoutSections(wasm: Uint8Array, names: string[]): Uint8Array {
 }
 
 function manifestOf(wasm: Uint8Array): Record<string, unknown> {
-  const [s] = WebAssembly.Module.customSections(new WebAssembly.Module(wasm), MANIFEST_SECTION);
+  const [s] = WebAssembly.Module.customSections(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), MANIFEST_SECTION);
   return JSON.parse(new TextDecoder().decode(s));
 }
 

@@ -78,7 +78,7 @@ async function call(path: string, init?: RequestInit): Promise<{ status: number;
 }
 
 const post = (body: BodyInit, type = "application/json") => ({ method: "POST", body, headers: { "content-type": type } });
-const f32Body = (x: Float32Array) => new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+const f32Body = (x: Float32Array) => new Uint8Array(x.buffer as ArrayBuffer, x.byteOffset, x.byteLength);
 const pointRows = () => Array.from({ length: POINTS.length / 2 }, (_, r) => [POINTS[2 * r], POINTS[2 * r + 1]]);
 
 describe("workerd", () => {
@@ -157,7 +157,7 @@ describe("workerd", () => {
       fc.array(fc.array(fc.oneof(fc.double(), fc.integer(), fc.string({ maxLength: 3 }), fc.constant(null)), { maxLength: 4 }), { maxLength: 6 }).map((x) => JSON.stringify({ x })),
     );
     const binaryBody = fc.oneof(
-      fc.uint8Array({ maxLength: 64 }),
+      fc.uint8Array({ maxLength: 64 }).map((b) => new Uint8Array(b)),
       fc.float32Array({ maxLength: 16 }).map((x) => f32Body(x)),
     );
     const request = fc.oneof(

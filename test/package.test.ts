@@ -1,0 +1,158 @@
+/**
+ * @fileoverview The npm package as a user gets it: `npm pack` (which builds
+ * dist/), install the tarball into an empty project, then run the README's
+ * Node example there, the packed `flowc` command (check, train, bundle),
+ * TypeScript against the shipped declarations, and publint on exactly the
+ * files that ship.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { spawn, spawnSync, type SpawnSyncOptions } from "node:child_process";
+import { createServer } from "node:net";
+import { build } from "esbuild";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+let work = "";
+let project = "";
+let files: string[] = [];
+let tarball = "";
+
+function run(cmd: string, args: string[], opts: SpawnSyncOptions & { ok?: boolean } = {}) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 300_000, ...opts, env: { ...process.env, NO_COLOR: "1", npm_config_update_notifier: "false", ...opts.env } });
+  const out = { status: r.status, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
+  if (opts.ok !== false && r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited with ${r.status} (${r.error ?? r.signal ?? ""}):\n${out.stdout}\n${out.stderr}`);
+  return out;
+}
+
+/** The first ```js block after the README heading `heading`. */
+function readmeSnippet(heading: string): string {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const at = readme.indexOf(`\n${heading}\n`);
+  if (at < 0) throw new Error(`README.md has no section '${heading}'`);
+  const m = /```js\n([\s\S]*?)```/.exec(readme.slice(at));
+  if (!m) throw new Error(`README.md section '${heading}' has no js block`);
+  return m[1];
+}
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "flowc-pack-"));
+  const packed = JSON.parse(run(npm, ["pack", "--json", "--pack-destination", work], { cwd: root }).stdout);
+  files = packed[0].files.map((f: { path: string }) => f.path);
+  tarball = join(work, packed[0].filename);
+  project = join(work, "app");
+  mkdirSync(project);
+  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
+  // The dependencies are in the npm cache after `npm ci`; fall back to the registry if not.
+  const offline = run(npm, ["install", "--offline", "--no-audit", "--no-fund", tarball], { cwd: project, ok: false });
+  if (offline.status !== 0) run(npm, ["install", "--no-audit", "--no-fund", tarball], { cwd: project });
+}, 600_000);
+
+describe("npm package", () => {
+  it("ships the bundles, declarations and the CLI, and no sources or tests", () => {
+    for (const f of ["dist/compiler.js", "dist/runtime.js", "dist/cli/main.js", "dist/types/compiler/index.d.ts", "dist/types/runtime-wasm/host/index.d.ts", "bin/flowc.mjs", "data/digits.csv.gz", "spec-examples/moons.flow", "package.json", "README.md"]) {
+      expect(files).toContain(f);
+    }
+    expect(files.filter((f) => /^(compiler|runtime-wasm|test|bench|scripts)\//.test(f) || /\.test\.ts$/.test(f))).toEqual([]);
+    const pkg = JSON.parse(readFileSync(join(project, "node_modules/flowc/package.json"), "utf8"));
+    expect(Object.keys(pkg.dependencies)).not.toContain("tsx");
+  });
+
+  it("runs the README's Node example in a fresh project", () => {
+    copyFileSync(join(root, "spec-examples/moons.flow"), join(project, "moons.flow"));
+    writeFileSync(join(project, "example.mjs"), readmeSnippet("### Node"));
+    const r = run(process.execPath, ["example.mjs"], { cwd: project });
+    const lines = r.stdout.trim().split("\n");
+    // The example prints the training loss, then a sample and its log-densities.
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    const nums = r.stdout.match(/-?\d+\.\d+/g)!.map(Number);
+    expect(nums.length).toBeGreaterThan(4);
+    expect(nums.every(Number.isFinite)).toBe(true);
+  });
+
+  it("`npx flowc` works from the package: check, train, bundle, and the bundle loads with flowc/runtime", () => {
+    const ok = run("npx", ["--no-install", "flowc", "check", "moons.flow"], { cwd: project });
+    expect(ok.stdout + ok.stderr).toMatch(/moons\.flow: ok, 16 layers/);
+    writeFileSync(join(project, "bad.flow"), "input [2]\ncouplng affine\n");
+    const bad = run("npx", ["--no-install", "flowc", "check", "bad.flow"], { cwd: project, ok: false });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/bad\.flow:2:1: error FLOW201: unknown layer `couplng`/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+
+    run("npx", ["--no-install", "flowc", "train", "moons.flow", "--data", "moons", "--steps", "20", "--batch", "128", "--lr", "1e-3", "--seed", "1", "--out", "run"], { cwd: project });
+    const b = run("npx", ["--no-install", "flowc", "bundle", "run", "-o", "model.wasm"], { cwd: project });
+    expect(b.stderr).toMatch(/model\.wasm: [\d.]+ KiB \(35360 parameters\), loads in [\d.]+ ms/);
+    writeFileSync(join(project, "load.mjs"), `
+      import { readFileSync } from "node:fs";
+      import { loadFlow } from "flowc/runtime";
+      const flow = await loadFlow(readFileSync("model.wasm"));
+      const lp = flow.logProb(flow.sample(5, { seed: 1 }));
+      console.log(JSON.stringify(Array.from(lp)));
+    `);
+    const lp = JSON.parse(run(process.execPath, ["load.mjs"], { cwd: project }).stdout);
+    expect(lp).toHaveLength(5);
+    expect(lp.every(Number.isFinite)).toBe(true);
+  });
+
+  it("the shipped Worker example bundles against the installed flowc/runtime and serves the bundle in workerd", async () => {
+    const dir = join(project, "worker");
+    mkdirSync(join(dir, "dist"), { recursive: true });
+    for (const f of ["worker.js", "config.capnp"]) copyFileSync(join(project, "node_modules/flowc/examples/worker", f), join(dir, f));
+    copyFileSync(join(project, "model.wasm"), join(dir, "model.wasm"));
+    // What the README's esbuild line does: flowc/runtime resolves through the package's exports.
+    await build({ entryPoints: [join(dir, "worker.js")], outfile: join(dir, "dist/worker.js"), bundle: true, format: "esm", external: ["./model.wasm"], logLevel: "warning" });
+    const srv = createServer();
+    await new Promise<void>((ok) => srv.listen(0, "127.0.0.1", ok));
+    const port = (srv.address() as { port: number }).port;
+    await new Promise((ok) => srv.close(ok));
+    const workerd = spawn(join(root, "node_modules/.bin/workerd"), ["serve", "config.capnp", "--socket-addr", `http=127.0.0.1:${port}`], { cwd: dir, stdio: "ignore" });
+    try {
+      let res: Response | null = null;
+      for (let i = 0; i < 300 && !res; i++) {
+        res = await fetch(`http://127.0.0.1:${port}/sample?n=3&seed=1`).catch(() => null);
+        if (!res) await new Promise((ok) => setTimeout(ok, 200));
+      }
+      expect(res?.status).toBe(200);
+      const body = (await res!.json()) as { samples: number[][] };
+      expect(body.samples).toHaveLength(3);
+      expect(body.samples.flat().every(Number.isFinite)).toBe(true);
+    } finally {
+      workerd.kill("SIGTERM");
+    }
+  });
+
+  it("type-checks a TypeScript consumer against the shipped declarations (nodenext resolution)", () => {
+    writeFileSync(join(project, "use.ts"), `
+      import { check, compile, type CompileResult, type Diagnostic } from "flowc";
+      import { loadFlow, FlowcInputError, type Flow, type Manifest } from "flowc/runtime";
+      const r = check("input [2]\\nbase normal\\n", { filename: "x.flow" });
+      const d: Diagnostic[] = r.diagnostics;
+      export async function go(): Promise<number> {
+        const c: CompileResult = await compile("input [2]", { filename: "y.flow", precision: "f64" });
+        const flow: Flow = await loadFlow(c.wasm!);
+        const m: Manifest = flow.manifest;
+        const e = new FlowcInputError("FLOW665", "x");
+        return d.length + m.paramCount + flow.sample(3, { seed: 1 }).length + e.code.length;
+      }
+    `);
+    const tsc = join(root, "node_modules/typescript/bin/tsc");
+    // No @types/node and no skipLibCheck: the declarations must stand on their own.
+    writeFileSync(join(project, "tsconfig.json"), JSON.stringify({
+      compilerOptions: { noEmit: true, strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", lib: ["es2022", "dom"], types: [] },
+      files: ["use.ts"],
+    }));
+    const r = run(process.execPath, [tsc, "-p", "."], { cwd: project, ok: false });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("publint finds nothing in the files that ship", () => {
+    expect(readdirSync(join(project, "node_modules/flowc"))).toContain("dist");
+    const r = run(join(root, "node_modules/.bin/publint"), ["run", tarball, "--strict"], { cwd: project, ok: false });
+    expect(r.stdout).toMatch(/All good/);
+    expect(r.status).toBe(0);
+  });
+});
