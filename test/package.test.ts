@@ -5,11 +5,11 @@
  * TypeScript against the shipped declarations, and publint on exactly the
  * files that ship.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync, type SpawnSyncOptions } from "node:child_process";
 import { createServer } from "node:net";
 import { build } from "esbuild";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,6 +50,11 @@ beforeAll(() => {
   const offline = run(npm, ["install", "--offline", "--no-audit", "--no-fund", tarball], { cwd: project, ok: false });
   if (offline.status !== 0) run(npm, ["install", "--no-audit", "--no-fund", tarball], { cwd: project });
 }, 600_000);
+
+// The installed project holds binaryen (~100 MB): do not leave it behind.
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
 
 describe("npm package", () => {
   it("ships the bundles, declarations and the CLI, and no sources or tests", () => {

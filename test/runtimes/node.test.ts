@@ -7,10 +7,11 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compile } from "../../compiler/index.ts";
 import { appendCustomSection } from "../../compiler/codegen/wasm-sections.ts";
+import { diskCache } from "../../compiler/cli/cache.ts";
 import { FLOWC_VERSION } from "../../compiler/version.ts";
 import { FlowcInputError, loadFlow } from "../../runtime-wasm/host/index.ts";
 import { MANIFEST_SECTION, checkModuleVersion } from "../../runtime-wasm/host/manifest.ts";
@@ -21,6 +22,16 @@ let built: Built;
 beforeAll(async () => {
   built = await buildAll("node");
 });
+
+/** Node 22, where the machine has it (`$FLOWC_NODE22`, or `node22` on the PATH): the same script must give the same bits. */
+const node22 = process.env.FLOWC_NODE22 ?? ["/usr/local/bin/node22", "/usr/bin/node22"].find((p) => existsSync(p));
+
+function runInNode(node: string): Record<string, { sample: number[]; logProb: number[] }> {
+  const r = spawnSync(node, [join(built.dir, "main.mjs")], { encoding: "utf8", timeout: 120_000 });
+  expect(r.stderr).toBe("");
+  expect(r.status).toBe(0);
+  return JSON.parse(r.stdout);
+}
 
 describe("Node", () => {
   it("the bundled runtime imports nothing, so it loads as is anywhere", () => {
@@ -46,16 +57,21 @@ describe("Node", () => {
       }
       process.stdout.write(JSON.stringify(out));
     `);
-    const r = spawnSync(process.execPath, [script], { encoding: "utf8", timeout: 120_000 });
-    expect(r.stderr).toBe("");
-    expect(r.status).toBe(0);
-    const out = JSON.parse(r.stdout);
+    const out = runInNode(process.execPath);
     for (const how of ["bytes", "module"]) {
       expect(bits(out[how].sample)).toEqual(bits(built.expected.sample));
       expect(bits(out[how].logProb)).toEqual(bits(built.expected.logProb));
     }
     expect(built.expected.sample).toHaveLength(SAMPLE.n * 2);
     expect(built.expected.logProb.every(Number.isFinite)).toBe(true);
+  });
+
+  it.skipIf(!node22)("Node 22 gives the same bits", () => {
+    const out = runInNode(node22!);
+    for (const how of ["bytes", "module"]) {
+      expect(bits(out[how].sample)).toEqual(bits(built.expected.sample));
+      expect(bits(out[how].logProb)).toEqual(bits(built.expected.logProb));
+    }
   });
 });
 
@@ -136,7 +152,7 @@ describe("loading a bundle checks its version and its weights", () => {
   it("refuses bundled weights of another spec with FLOW670 naming both hashes", async () => {
     // Same tensor names and shapes, different spec (another scale function): only the hash tells them apart.
     const other = readFileSync(join(root, "spec-examples/moons.flow"), "utf8").replace("net=mlp", "scale=exp net=mlp");
-    const { wasm: otherWasm, manifest: otherManifest } = await compile(other, { filename: "other.flow" });
+    const { wasm: otherWasm, manifest: otherManifest } = await compile(other, { filename: "other.flow", cache: diskCache() });
     const foreign = await loadFlow(otherWasm!);
     foreign.initialize({ seed: 3 });
     const bytes = appendCustomSection(withoutSections(built.wasm, [WEIGHTS_SECTION]), WEIGHTS_SECTION, foreign.saveWeights());
