@@ -508,13 +508,36 @@ export class Flow {
   /** log p(x) for each row of x (n × eventSize). */
   logProb(x: Numbers, context?: Numbers): FloatArray {
     requireDirection(this.manifest, "logProb");
-    if (this.pooled(x.length / this.eventSize)) return this.logProbOnPool(x, context);
+    if (this.pooled(x.length / this.eventSize)) return this.finiteOrExplain(this.logProbOnPool(x, context), x, context);
     const out = this.newArray(x.length / this.eventSize | 0);
     this.chunked(x, context, this.eventSize, "data", (s, m, cx) => {
       this.copyIn(this.mem.X, x, s * this.eventSize, m * this.eventSize);
       this.exports.log_prob(this.mem.P, this.mem.ws, this.mem.X, this.mem.OUT, m, cx);
       out.set(this.view(this.mem.OUT, m), s);
     });
+    return this.finiteOrExplain(out, x, context);
+  }
+
+  /**
+   * A log-density that is not finite for finite input (a row far outside what the flow handles in
+   * this precision) is never returned silently: FLOW662 names the row, its largest value and the
+   * first layer whose output went non-finite (the row is re-run alone on this thread to find it).
+   */
+  private finiteOrExplain(out: FloatArray, x: Numbers, context?: Numbers): FloatArray {
+    const D = this.eventSize;
+    for (let r = 0; r < out.length; r++) {
+      if (Number.isFinite(out[r])) continue;
+      let c = 0;
+      for (let j = 1; j < D; j++) if (Math.abs(x[r * D + j]) > Math.abs(x[r * D + c])) c = j;
+      this.copyIn(this.mem.X, x, r * D, D);
+      this.exports.log_prob(this.mem.P, this.mem.ws, this.mem.X, this.mem.OUT, 1, this.loadContext(context, r, 1));
+      const where = this.firstNonFiniteLayer(1);
+      const cause = where
+        ? `layer ${where.layer} (\`${this.manifest.layers[where.layer].text}\`) is the first whose output is not finite (feature ${where.index})`
+        : "every layer's output is finite, so the sum of log-determinants or the base log-density overflowed";
+      throw new FlowcInputError("FLOW662", `data row ${r}, column ${c} is ${x[r * D + c]}; log p is ${out[r]} there: ${cause}. ` +
+        `The row lies too far outside the range this flow handles in ${this.precision}: scale the data, or train on a wider range`, { row: r, column: c, index: r * D + c });
+    }
     return out;
   }
 
