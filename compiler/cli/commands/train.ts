@@ -8,6 +8,9 @@
  * from the same latent draws, so the pictures show the flow learning; the
  * sampling leaves the training RNG alone, so the weights are the same with
  * or without it.
+ * A conditional flow (`context [k]`) takes its context from the data source
+ * (`--context-cols`): context rows travel with their data rows through the
+ * shuffled order, the validation split and the checkpoints.
  */
 import type { Command } from "commander";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -16,7 +19,7 @@ import cliProgress from "cli-progress";
 import { loadFlow, NonFiniteError, type Flow } from "../../../runtime-wasm/host/flow.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { RUN_FILES, readCheckpoint, writeCheckpoint, type RunInfo } from "../run-dir.ts";
-import { compileSpecFile, fail, parseNumber, parseInteger, loadRows, meanNll, describeError } from "../shared.ts";
+import { compileSpecFile, fail, parseNumber, parseInteger, loadRowsWithContext, meanNll, describeError } from "../shared.ts";
 import { mulberry } from "../numeric.ts";
 import { canPlot, writeSamplesPng } from "./sample.ts";
 
@@ -39,6 +42,7 @@ interface TrainOptions {
   precision?: string;
   quiet?: boolean;
   threads?: string;
+  contextCols?: string;
 }
 
 /** Bytes at the start of a workspace that hold the RNG state and scratch scalars (ARCHITECTURE.md). */
@@ -52,12 +56,15 @@ const progressCount = (flow: Flow) => (flow.eventShape.length === 3 ? 64 : 2000)
  * Sampling reseeds the workspace RNG that training's dequantisation noise also
  * draws from, so its state is saved first and restored afterwards.
  */
-function writeProgressSamples(flow: Flow, dir: string, step: number, seed: number, temperature: number): string {
+function writeProgressSamples(flow: Flow, dir: string, step: number, seed: number, temperature: number, context: Float64Array | null): string {
   const rng = () => new Uint8Array(flow.exports.memory.buffer, flow.mem.ws, RNG_STATE_BYTES);
   const saved = rng().slice();
   try {
     const n = progressCount(flow);
-    const x = flow.sample(n, { seed, temperature });
+    // A conditional flow draws with the training rows' contexts in turn, so the picture shows all of them.
+    const k = flow.contextSize;
+    const cx = context ? Float64Array.from({ length: n * k }, (_, i) => context[i % context.length]) : undefined;
+    const x = flow.sample(n, { seed, temperature, context: cx });
     const path = join(dir, `samples-${step}.png`);
     writeSamplesPng(path, flow, x, n);
     return path;
@@ -97,16 +104,25 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
   if (sampleEvery > 0 && !manifest.capabilities.sample) fail("--sample-every needs a flow that can sample, and this one cannot");
 
   // Data: a file or a toy; validation split from a file or a fraction.
-  const all = loadRows(o.data, { seed, n: o.n ? parseInteger(o.n, "--n", 1) : 100_000, flow, split: "train" });
+  const K = flow.contextSize;
+  const loaded = loadRowsWithContext(o.data, { seed, n: o.n ? parseInteger(o.n, "--n", 1) : 100_000, flow, split: "train", contextCols: o.contextCols });
+  const all = loaded.data;
   let train = all, val: Float64Array | null = null;
+  let trainCtx = loaded.context, valCtx: Float64Array | null = null;
   if (o.val !== undefined) {
     const frac = Number(o.val);
     if (Number.isFinite(frac) && frac > 0 && frac < 1) {
       const rows = all.length / D, nv = Math.max(1, Math.round(rows * frac));
       val = all.slice((rows - nv) * D);
       train = all.slice(0, (rows - nv) * D);
+      if (loaded.context) {
+        valCtx = loaded.context.slice((rows - nv) * K);
+        trainCtx = loaded.context.slice(0, (rows - nv) * K);
+      }
     } else {
-      val = loadRows(o.val, { seed: seed + 1, n: 20_000, flow, split: "test" });
+      const v = loadRowsWithContext(o.val, { seed: seed + 1, n: 20_000, flow, split: "test", contextCols: o.contextCols });
+      val = v.data;
+      valCtx = v.context;
     }
   }
   const rows = train.length / D;
@@ -138,16 +154,19 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
     const initRows = Math.min(rows, Math.max(batch, 256));
     const initData = new Float64Array(initRows * D);
     for (let r = 0; r < initRows; r++) initData.set(train.subarray(initOrder[r] * D, (initOrder[r] + 1) * D), r * D);
-    flow.initialize({ seed, data: initData });
+    const initCtx = trainCtx ? new Float64Array(initRows * K) : undefined;
+    if (initCtx) for (let r = 0; r < initRows; r++) initCtx.set(trainCtx!.subarray(initOrder[r] * K, (initOrder[r] + 1) * K), r * K);
+    flow.initialize({ seed, data: initData, context: initCtx });
   }
   writeFileAtomic(join(o.out, RUN_FILES.model), wasm);
 
-  const info: RunInfo = { spec, data: o.data, options: { steps, batch, lr, seed, precision, clipNorm: trainer.clipNorm, weightDecay: trainer.weightDecay, warmup: trainer.warmup }, step: start };
+  const info: RunInfo = { spec, data: o.data, options: { steps, batch, lr, seed, precision, clipNorm: trainer.clipNorm, weightDecay: trainer.weightDecay, warmup: trainer.warmup, ...(o.contextCols !== undefined ? { contextCols: o.contextCols } : {}) }, step: start };
   const saveInfo = () => writeFileAtomic(join(o.out, RUN_FILES.info), new TextEncoder().encode(JSON.stringify(info, null, 2) + "\n"));
   const bpd = (nll: number) => nll / (D * Math.LN2);
   const isImage = manifest.inputShape.length === 3;
 
   const buf = new Float64Array(batch * D);
+  const ctxBuf = trainCtx ? new Float64Array(batch * K) : null;
   const perEpoch = Math.max(1, Math.floor(rows / batch));
   let order = epochOrder(rows, seed, Math.floor(start / perEpoch));
   let orderEpoch = Math.floor(start / perEpoch);
@@ -169,10 +188,14 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
       for (let r = 0; r < m; r++) {
         const src = order[(off + r) % rows] * D;
         for (let j = 0; j < D; j++) buf[r * D + j] = train[src + j];
+        if (ctxBuf) {
+          const c = order[(off + r) % rows] * K;
+          for (let j = 0; j < K; j++) ctxBuf[r * K + j] = trainCtx![c + j];
+        }
       }
       let loss: number;
       try {
-        loss = trainer.step(m === batch ? buf : buf.subarray(0, m * D));
+        loss = trainer.step(m === batch ? buf : buf.subarray(0, m * D), ctxBuf ? (m === batch ? ctxBuf : ctxBuf.subarray(0, m * K)) : undefined);
       } catch (e) {
         if (e instanceof NonFiniteError) {
           bar?.stop();
@@ -198,7 +221,7 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
       }
       if (sampleEvery > 0 && done % sampleEvery === 0) {
         const ts = performance.now();
-        const path = writeProgressSamples(flow, o.out, done, seed, sampleTemperature);
+        const path = writeProgressSamples(flow, o.out, done, seed, sampleTemperature, trainCtx);
         sampleMs += performance.now() - ts;
         if (!bar) log(o, `step ${done}: samples at temperature ${sampleTemperature} in ${path}`);
       }
@@ -216,7 +239,7 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
     return;
   }
   if (val) {
-    info.valNll = meanNll(flow, val);
+    info.valNll = meanNll(flow, val, valCtx ?? undefined);
     if (isImage) info.bitsPerDim = bpd(info.valNll);
     log(o, `validation NLL ${info.valNll.toFixed(4)} nats${isImage ? ` (${bpd(info.valNll).toFixed(4)} bits/dim)` : ""} on ${val.length / D} rows`);
   }
@@ -252,6 +275,7 @@ export function register(program: Command): void {
     .option("--sample-every <n>", "every n steps, write DIR/samples-<step>.png (image grid or 2-D scatter) to watch the flow learn")
     .option("--sample-temperature <t>", "temperature of the --sample-every pictures", "0.7")
     .option("--n <rows>", "rows to draw when --data is a toy", "100000")
+    .option("--context-cols <cols>", "conditional flows: the columns of --data that hold the context (0-based indices, negative from the end, ranges a:b, or header names; one column of class labels is one-hot for context [k > 1]); 'label' for a built-in source with classes (moons, 8gaussians, pinwheel, rings, spirals, digits, mnist)")
     .option("--precision <p>", "f32 or f64", "f32")
     .option("--quiet", "no progress output")
     .option("--threads <n>", "threads sharing each batch (data-parallel; reproducible for a given count)", "1")
