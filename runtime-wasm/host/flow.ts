@@ -255,6 +255,8 @@ export class Flow {
       }
     }
     this.exports.seed(this.mem.ws, 0);
+    // Other threads' streams (dequantize noise in logProb) start from seeds of their own; training reseeds them every step.
+    for (let t = 1; t < this.threadMem.length; t++) this.exports.seed(this.threadMem[t].ws, t);
   }
 
   get sz(): number {
