@@ -78,7 +78,7 @@ describe("npm package", () => {
     expect(nums.every(Number.isFinite)).toBe(true);
   });
 
-  it("`npx flowc` works from the package: check, train, bundle, and the bundle loads with flowc/runtime", () => {
+  it("`npx flowc` works from the package: check, train, bundle, compile --weights, and the bundles load with flowc/runtime", () => {
     const ok = run("npx", ["--no-install", "flowc", "check", "moons.flow"], { cwd: project });
     expect(ok.stdout + ok.stderr).toMatch(/moons\.flow: ok, 16 layers/);
     writeFileSync(join(project, "bad.flow"), "input [2]\ncouplng affine\n");
@@ -90,16 +90,23 @@ describe("npm package", () => {
     run("npx", ["--no-install", "flowc", "train", "moons.flow", "--data", "moons", "--steps", "20", "--batch", "128", "--lr", "1e-3", "--seed", "1", "--out", "run"], { cwd: project });
     const b = run("npx", ["--no-install", "flowc", "bundle", "run", "-o", "model.wasm"], { cwd: project });
     expect(b.stderr).toMatch(/model\.wasm: [\d.]+ KiB \(35360 parameters\), loads in [\d.]+ ms/);
+    const c = run("npx", ["--no-install", "flowc", "compile", "moons.flow", "--weights", "run/weights.safetensors", "-o", "from-spec.wasm"], { cwd: project });
+    expect(c.stdout + c.stderr).not.toMatch(/error/i);
     writeFileSync(join(project, "load.mjs"), `
       import { readFileSync } from "node:fs";
       import { loadFlow } from "flowc/runtime";
-      const flow = await loadFlow(readFileSync("model.wasm"));
-      const lp = flow.logProb(flow.sample(5, { seed: 1 }));
-      console.log(JSON.stringify(Array.from(lp)));
+      const out = [];
+      for (const file of ["model.wasm", "from-spec.wasm"]) {
+        const flow = await loadFlow(readFileSync(file));
+        out.push(Array.from(flow.logProb(flow.sample(5, { seed: 1 }))));
+      }
+      console.log(JSON.stringify(out));
     `);
-    const lp = JSON.parse(run(process.execPath, ["load.mjs"], { cwd: project }).stdout);
+    const [lp, lp2] = JSON.parse(run(process.execPath, ["load.mjs"], { cwd: project }).stdout);
     expect(lp).toHaveLength(5);
     expect(lp.every(Number.isFinite)).toBe(true);
+    // Both ways of making a bundle carry the same trained weights.
+    expect(lp2).toEqual(lp);
   });
 
   it("the shipped Worker example bundles against the installed flowc/runtime and serves the bundle in workerd", async () => {
