@@ -13,8 +13,27 @@ type Fn = (...args: number[]) => number;
 async function instantiate(src: string): Promise<Record<string, Fn> & { memory: WebAssembly.Memory }> {
   const { wasm, errors } = await compileAssemblyScript({ "main.ts": src }, "main.ts", "f32");
   if (!wasm) throw new Error(errors);
-  const { instance } = await WebAssembly.instantiate(wasm as BufferSource, { env: { abort() { throw new Error("abort"); } } });
-  return instance.exports as never;
+  const module = await WebAssembly.compile(wasm as BufferSource);
+  const env: Record<string, unknown> = { abort() { throw new Error("abort"); } };
+  // Modules may import their memory (shared when built for threads): give them one.
+  const memory = WebAssembly.Module.imports(module).some((i) => i.kind === "memory") ? linkMemory(module, env) : null;
+  const instance = await WebAssembly.instantiate(module, { env } as WebAssembly.Imports);
+  return (memory ? { ...instance.exports, memory } : instance.exports) as never;
+}
+
+/** A memory the module accepts as its `env.memory` import: plain first, shared if it wants one. */
+function linkMemory(module: WebAssembly.Module, env: Record<string, unknown>): WebAssembly.Memory {
+  for (const shared of [false, true]) {
+    const memory = new WebAssembly.Memory({ initial: 320, maximum: 65536, shared } as WebAssembly.MemoryDescriptor);
+    try {
+      new WebAssembly.Instance(module, { env: { ...env, memory } });
+      env.memory = memory;
+      return memory;
+    } catch (e) {
+      if (!(e instanceof WebAssembly.LinkError)) throw e;
+    }
+  }
+  throw new Error("no memory the module accepts");
 }
 
 /**
@@ -100,28 +119,95 @@ function denseSource(shapes: Shape[]): string {
   return lines.join("\n");
 }
 
-const denseMod = await instantiate(denseSource(SHAPES));
-const base = (denseMod.heap_base() + 15) & ~15;
-const region = 4 << 20;
-const need = base + 4 * region - denseMod.memory.buffer.byteLength;
-if (need > 0) denseMod.memory.grow(Math.ceil(need / 65536));
-const f = new Float32Array(denseMod.memory.buffer);
-for (let i = base / 4; i < f.length; i++) f[i] = ((i * 2654435761) % 1000) / 1000 - 0.5;
-const [pa, pb, pc, pd] = [0, 1, 2, 3].map((k) => base + k * region);
+const convOnly = process.argv.includes("--conv");
 
-const rows: string[][] = [];
-SHAPES.forEach(({ kernel, n, IN, OUT }, k) => {
-  // Backward-w accumulates; reset its target so values stay normal over many calls.
-  const s = time((reps) => {
-    denseMod[`run${k}`](reps, pa, pb, pc, pd);
-    if (kernel === "bwd_w") new Float32Array(denseMod.memory.buffer, pa, IN * OUT).fill(0);
-  });
-  const gflops = (2 * n * IN * OUT) / s / 1e9;
-  rows.push([kernel === "bwd_w" ? "bwd_w+gb" : kernel, `${n}`, `${IN}`, `${OUT}`, (s * 1e6).toFixed(2), gflops.toFixed(2), `${((100 * gflops) / peak).toFixed(0)}%`]);
-});
+/** Fills a fresh module's memory above heap_base with four 4 MiB operand regions of values in [−0.5, 0.5). */
+function regions(mod: Record<string, Fn> & { memory: WebAssembly.Memory }): number[] {
+  const base = (mod.heap_base() + 15) & ~15;
+  const region = 4 << 20;
+  const need = base + 5 * region - mod.memory.buffer.byteLength;
+  if (need > 0) mod.memory.grow(Math.ceil(need / 65536));
+  const f = new Float32Array(mod.memory.buffer);
+  for (let i = base / 4; i < f.length; i++) f[i] = ((i * 2654435761) % 1000) / 1000 - 0.5;
+  // Odd offsets between regions, as workspace slots have: no 4 MiB aliasing in the caches.
+  return [0, 1, 2, 3, 4].map((k) => base + k * (region - 4096 - 336));
+}
 
-const header = ["kernel", "n", "IN", "OUT", "µs/call", "GFLOP/s", "of peak"];
-const table = [header, ...rows];
-const widths = header.map((_, c) => Math.max(...table.map((r) => r[c].length)));
+function printTable(title: string, header: string[], rows: string[][], left: number): void {
+  const table = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(...table.map((r) => r[c].length)));
+  console.log(title);
+  for (const r of table) console.log(r.map((v, c) => (c < left ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join("  "));
+  console.log("");
+}
+
 console.log(`wasm SIMD f32 peak ≈ ${peak.toFixed(1)} GFLOP/s (best of ${CHAINS.join("/")} multiply-add chains: ${peakChains})\n`);
-for (const r of table) console.log(r.map((v, c) => (c < 4 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join("  "));
+
+if (!convOnly) {
+  const denseMod = await instantiate(denseSource(SHAPES));
+  const [pa, pb, pc, pd] = regions(denseMod);
+  const rows: string[][] = [];
+  SHAPES.forEach(({ kernel, n, IN, OUT }, k) => {
+    // Backward-w accumulates; reset its target so values stay normal over many calls.
+    const s = time((reps) => {
+      denseMod[`run${k}`](reps, pa, pb, pc, pd);
+      if (kernel === "bwd_w") new Float32Array(denseMod.memory.buffer, pa, IN * OUT).fill(0);
+    });
+    const gflops = (2 * n * IN * OUT) / s / 1e9;
+    rows.push([kernel === "bwd_w" ? "bwd_w+gb" : kernel, `${n}`, `${IN}`, `${OUT}`, (s * 1e6).toFixed(2), gflops.toFixed(2), `${((100 * gflops) / peak).toFixed(0)}%`]);
+  });
+  printTable("dense kernels", ["kernel", "n", "IN", "OUT", "µs/call", "GFLOP/s", "of peak"], rows, 4);
+}
+
+// ---- convolution kernels ------------------------------------------------------
+
+/** One Glow-MNIST conditioner convolution; bwd_x is its input gradient, a forward convolution with the packed transposed weight. */
+interface ConvShape { CIN: number; COUT: number; K: number; H: number; W: number }
+
+/** Level 1 sees [4,14,14] (coupling halves of 2 channels), level 2 [8,7,7]; hidden 128. */
+const CONV_SHAPES: ConvShape[] = [
+  { CIN: 2, COUT: 128, K: 3, H: 14, W: 14 },
+  { CIN: 128, COUT: 128, K: 1, H: 14, W: 14 },
+  { CIN: 128, COUT: 4, K: 3, H: 14, W: 14 },
+  { CIN: 4, COUT: 128, K: 3, H: 7, W: 7 },
+  { CIN: 128, COUT: 128, K: 1, H: 7, W: 7 },
+  { CIN: 128, COUT: 8, K: 3, H: 7, W: 7 },
+];
+
+const convMod = await instantiate(`import { conv_fwd, conv_fwd_packed, conv_bwd_w, conv_pack, conv_tmp_size } from "./lib/conv";
+export function heap_base(): usize { return __heap_base; }
+export function tmp_size(CIN: i32, COUT: i32, H: i32, W: i32, K: i32): i32 { return conv_tmp_size(CIN, COUT, H, W, K); }
+export function fwd(reps: i32, Wp: usize, b: usize, x: usize, y: usize, CIN: i32, COUT: i32, H: i32, W: i32, K: i32, tmp: usize): void {
+  for (let r = 0; r < reps; r++) conv_fwd(Wp, b, x, y, 1, CIN, COUT, H, W, K, 0, 0, tmp);
+}
+export function pack_t(Wp: usize, Wt: usize, CIN: i32, COUT: i32, K: i32): void { conv_pack(Wp, Wt, CIN, COUT, K, true); }
+export function bwd_x(reps: i32, Wt: usize, gy: usize, gx: usize, CIN: i32, COUT: i32, H: i32, W: i32, K: i32, tmp: usize): void {
+  for (let r = 0; r < reps; r++) conv_fwd_packed(Wt, 0, gy, gx, 1, COUT, CIN, H, W, K, 0, 0, tmp);
+}
+export function bwd_w(reps: i32, x: usize, gy: usize, gW: usize, gb: usize, CIN: i32, COUT: i32, H: i32, W: i32, K: i32, tmp: usize): void {
+  for (let r = 0; r < reps; r++) conv_bwd_w(x, gy, gW, gb, 1, CIN, COUT, H, W, K, 0, 0, tmp);
+}
+`);
+{
+  const [pa, pb, pc, pd, pe] = regions(convMod);
+  const rows: string[][] = [];
+  for (const { CIN, COUT, K, H, W } of CONV_SHAPES) {
+    if (convMod.tmp_size(CIN, COUT, H, W, K) * 4 > 4 << 20) throw new Error("conv scratch exceeds its region");
+    const flops = 2 * CIN * COUT * K * K * H * W;
+    // The backward pass packs the transposed weight once per chunk, outside the per-row calls.
+    convMod.pack_t(pa, pb, CIN, COUT, K);
+    for (const kernel of ["fwd", "bwd_x", "bwd_w"] as const) {
+      const s = time((reps) => {
+        if (kernel === "fwd") convMod.fwd(reps, pa, pb, pc, pd, CIN, COUT, H, W, K, pe);
+        else if (kernel === "bwd_x") convMod.bwd_x(reps, pb, pc, pd, CIN, COUT, H, W, K, pe);
+        else {
+          convMod.bwd_w(reps, pc, pd, pa, pb, CIN, COUT, H, W, K, pe);
+          new Float32Array(convMod.memory.buffer, pa, CIN * COUT * K * K).fill(0);
+        }
+      }, 150);
+      const gflops = flops / s / 1e9;
+      rows.push([kernel === "bwd_w" ? "bwd_w+gb" : kernel, `${CIN}→${COUT}`, `${K}×${K}`, `${H}×${W}`, (s * 1e6).toFixed(2), gflops.toFixed(2), `${((100 * gflops) / peak).toFixed(0)}%`]);
+    }
+  }
+  printTable("convolution kernels (one image row per call)", ["kernel", "channels", "K", "image", "µs/call", "GFLOP/s", "of peak"], rows, 4);
+}

@@ -60,8 +60,26 @@ async function harness(src: string, prec: Precision): Promise<Harness> {
   const full = `export function heap_base(): usize { return __heap_base; }\n${src}`;
   const { wasm, errors } = await compileAssemblyScript({ "main.ts": full }, "main.ts", prec);
   if (!wasm) throw new Error(errors);
-  const { instance } = await WebAssembly.instantiate(wasm as BufferSource, { env: { abort() { throw new Error("abort"); } } });
-  return new Harness(instance.exports as unknown as Exports, prec);
+  const module = await WebAssembly.compile(wasm as BufferSource);
+  const env: Record<string, unknown> = { abort() { throw new Error("abort"); } };
+  // Modules may import their memory (shared when built for threads): hand them one they accept.
+  let memory: WebAssembly.Memory | null = null;
+  if (WebAssembly.Module.imports(module).some((i) => i.kind === "memory")) {
+    for (const shared of [false, true]) {
+      const m = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared } as WebAssembly.MemoryDescriptor);
+      try {
+        new WebAssembly.Instance(module, { env: { ...env, memory: m } });
+        memory = m;
+        break;
+      } catch (e) {
+        if (!(e instanceof WebAssembly.LinkError)) throw e;
+      }
+    }
+    env.memory = memory;
+  }
+  const instance = await WebAssembly.instantiate(module, { env } as WebAssembly.Imports);
+  const ex = memory ? { ...instance.exports, memory } : instance.exports;
+  return new Harness(ex as unknown as Exports, prec);
 }
 
 /** mulberry32: a tiny seeded generator for test data. */
@@ -201,6 +219,141 @@ describe.each(PRECS)("dense (%s)", (prec) => {
     const before = h.get(py, n * OUT);
     h.ex.fwd(pW, 0, px, py, 0, IN, OUT, IN, OUT);
     expect(h.get(py, n * OUT)).toEqual(before);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// convolutions
+// ---------------------------------------------------------------------------
+
+const CONV_SRC = `
+import { conv_fwd, conv_bwd_x, conv_bwd_w, conv_tmp_size, conv_pack, conv_packed_size, conv_fwd_packed } from "./lib/conv";
+export function tmp_size(CIN: i32, COUT: i32, H: i32, W: i32, K: i32): i32 { return conv_tmp_size(CIN, COUT, H, W, K); }
+export function packed_size(CIN: i32, COUT: i32, K: i32): i32 { return conv_packed_size(CIN, COUT, K); }
+export function pack(W: usize, Wp: usize, CIN: i32, COUT: i32, K: i32, flip: i32): void { conv_pack(W, Wp, CIN, COUT, K, flip != 0); }
+export function fwd(W: usize, b: usize, x: usize, y: usize, n: i32, CIN: i32, COUT: i32, H: i32, W_: i32, K: i32, xs: i32, ys: i32, tmp: usize): void { conv_fwd(W, b, x, y, n, CIN, COUT, H, W_, K, xs, ys, tmp); }
+export function fwd_packed(Wp: usize, b: usize, x: usize, y: usize, n: i32, CIN: i32, COUT: i32, H: i32, W_: i32, K: i32, xs: i32, ys: i32, tmp: usize): void { conv_fwd_packed(Wp, b, x, y, n, CIN, COUT, H, W_, K, xs, ys, tmp); }
+export function bwd_x(W: usize, gy: usize, gx: usize, n: i32, CIN: i32, COUT: i32, H: i32, W_: i32, K: i32, gys: i32, gxs: i32, tmp: usize): void { conv_bwd_x(W, gy, gx, n, CIN, COUT, H, W_, K, gys, gxs, tmp); }
+export function bwd_w(x: usize, gy: usize, gW: usize, gb: usize, n: i32, CIN: i32, COUT: i32, H: i32, W_: i32, K: i32, xs: i32, gys: i32, tmp: usize): void { conv_bwd_w(x, gy, gW, gb, n, CIN, COUT, H, W_, K, xs, gys, tmp); }
+`;
+
+/** out[o][h][w] = Σ W[o][c][ky][kx]·x[c][h+ky−p][w+kx−p] (zero outside), with |terms| summed alongside. */
+function convRef(W: number[], x: number[], xo: number, CIN: number, COUT: number, H: number, Wd: number, K: number): { s: number[]; m: number[] } {
+  const p = K >> 1, s = new Array(COUT * H * Wd).fill(0), m = new Array(COUT * H * Wd).fill(0);
+  for (let o = 0; o < COUT; o++)
+    for (let h = 0; h < H; h++)
+      for (let w = 0; w < Wd; w++)
+        for (let c = 0; c < CIN; c++)
+          for (let ky = 0; ky < K; ky++)
+            for (let kx = 0; kx < K; kx++) {
+              const ih = h + ky - p, iw = w + kx - p;
+              if (ih < 0 || ih >= H || iw < 0 || iw >= Wd) continue;
+              const t = W[((o * CIN + c) * K + ky) * K + kx] * x[xo + (c * H + ih) * Wd + iw];
+              s[(o * H + h) * Wd + w] += t;
+              m[(o * H + h) * Wd + w] += Math.abs(t);
+            }
+  return { s, m };
+}
+
+describe.each(PRECS)("conv (%s)", (prec) => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness(CONV_SRC, prec);
+  });
+
+  // [CIN, COUT, H, W, K]: channel counts on both sides of every tile width (1–5, 8, 9, 13),
+  // widths below, at and past a pixel run, planes whose size is and is not a multiple of 4.
+  const SHAPES: [number, number, number, number, number][] = [
+    [1, 1, 1, 1, 1], [1, 1, 1, 1, 3], [3, 5, 4, 6, 3], [2, 7, 5, 3, 3], [5, 6, 7, 7, 1], [4, 9, 6, 5, 1],
+    [3, 4, 8, 8, 1], [2, 3, 6, 7, 5], [6, 2, 3, 9, 3], [9, 13, 7, 7, 3], [4, 8, 14, 14, 3], [13, 3, 2, 17, 3],
+    [8, 16, 5, 5, 1], [1, 12, 10, 11, 3],
+  ];
+
+  it("forward (plain and packed), backward-x and backward-w match references", () => {
+    const r = rand(5);
+    for (const [CIN, COUT, H, Wd, K] of SHAPES) {
+      for (const n of [1, 3]) {
+        h.reset();
+        const HW = H * Wd, T = CIN * K * K;
+        const xs = CIN * HW + 3, ys = COUT * HW + 2;
+        const W = h.round(uniform(r, COUT * T)), b = h.round(uniform(r, COUT));
+        const x = h.round(uniform(r, n * xs));
+        const tmp = h.alloc(Math.max(h.ex.tmp_size(CIN, COUT, H, Wd, K), h.ex.tmp_size(COUT, CIN, H, Wd, K)) + 1);
+        const pad = -777.25;
+        const pW = h.put(W), pb = h.put(b), px = h.put(x);
+        const tol = (T + 2) * EPS[prec] * 4;
+        const name = `CIN=${CIN} COUT=${COUT} ${H}×${Wd} K=${K} n=${n}`;
+        const check = (label: string, got: number[], stride: number, C: number, want: (row: number) => { s: number[]; m: number[] }, t: number) => {
+          for (let row = 0; row < n; row++) {
+            const ref = want(row);
+            for (let i = 0; i < stride; i++) {
+              const g = got[row * stride + i];
+              if (i >= C * HW) { if (g !== pad) expect.fail(`${label} ${name}: wrote padding at r=${row} i=${i}`); continue; }
+              if (!close(g, ref.s[i], ref.m[i], t)) expect.fail(`${label} ${name}: r=${row} i=${i}: ${g} vs ${ref.s[i]}`);
+            }
+          }
+        };
+        const fwdRef = (withBias: boolean) => (row: number) => {
+          const ref = convRef(W, x, row * xs, CIN, COUT, H, Wd, K);
+          if (withBias) for (let i = 0; i < COUT * HW; i++) { const o = Math.floor(i / HW); ref.s[i] += b[o]; ref.m[i] += Math.abs(b[o]); }
+          return ref;
+        };
+        for (const bias of [true, false]) {
+          const py = h.put(new Array(n * ys).fill(pad));
+          h.ex.fwd(pW, bias ? pb : 0, px, py, n, CIN, COUT, H, Wd, K, xs, ys, tmp);
+          check(`fwd${bias ? "" : " (no bias)"}`, h.get(py, n * ys), ys, COUT, fwdRef(bias), tol);
+        }
+        const pWp = h.alloc(h.ex.packed_size(CIN, COUT, K));
+        h.ex.pack(pW, pWp, CIN, COUT, K, 0);
+        const pyp = h.put(new Array(n * ys).fill(pad));
+        h.ex.fwd_packed(pWp, pb, px, pyp, n, CIN, COUT, H, Wd, K, xs, ys, tmp);
+        check("fwd_packed", h.get(pyp, n * ys), ys, COUT, fwdRef(true), tol);
+
+        // Input gradient: the adjoint, so Σ gx·x = Σ gy·conv(x) holds entry by entry through the transposed reference.
+        const gys = COUT * HW + 1, gxs = CIN * HW + 5;
+        const gy = h.round(uniform(r, n * gys));
+        const Wt = new Array(CIN * COUT * K * K);
+        for (let o = 0; o < COUT; o++) for (let c = 0; c < CIN; c++) for (let q = 0; q < K * K; q++) Wt[(c * COUT + o) * K * K + (K * K - 1 - q)] = W[(o * CIN + c) * K * K + q];
+        const bxRef = (row: number) => convRef(Wt, gy, row * gys, COUT, CIN, H, Wd, K);
+        const pgy = h.put(gy);
+        const pgx = h.put(Array.from({ length: n * gxs }, (_, k) => (k % gxs < CIN * HW ? NaN : pad)));
+        h.ex.bwd_x(pW, pgy, pgx, n, CIN, COUT, H, Wd, K, gys, gxs, tmp);
+        const btol = (COUT * K * K + 2) * EPS[prec] * 4;
+        check("bwd_x", h.get(pgx, n * gxs), gxs, CIN, bxRef, btol);
+        const pWt = h.alloc(h.ex.packed_size(COUT, CIN, K));
+        h.ex.pack(pW, pWt, CIN, COUT, K, 1);
+        const pgx2 = h.put(Array.from({ length: n * gxs }, (_, k) => (k % gxs < CIN * HW ? NaN : pad)));
+        h.ex.fwd_packed(pWt, 0, pgy, pgx2, n, COUT, CIN, H, Wd, K, gys, gxs, tmp);
+        check("bwd_x (packed flip)", h.get(pgx2, n * gxs), gxs, CIN, bxRef, btol);
+
+        // Weight gradient accumulates into whatever gW and gb hold.
+        const gW0 = h.round(uniform(r, COUT * T)), gb0 = h.round(uniform(r, COUT));
+        const pgW = h.put(gW0), pgb = h.put(gb0);
+        h.ex.bwd_w(px, pgy, pgW, pgb, n, CIN, COUT, H, Wd, K, xs, gys, tmp);
+        const gW = h.get(pgW, COUT * T), gb = h.get(pgb, COUT);
+        const p = K >> 1, wtol = (n * HW + 2) * EPS[prec] * 4;
+        for (let o = 0; o < COUT; o++) {
+          let sb = gb0[o], mb = Math.abs(sb);
+          for (let row = 0; row < n; row++) for (let q = 0; q < HW; q++) { const g = gy[row * gys + o * HW + q]; sb += g; mb += Math.abs(g); }
+          if (!close(gb[o], sb, mb, wtol)) expect.fail(`bwd_b ${name} o=${o}: ${gb[o]} vs ${sb}`);
+          for (let c = 0; c < CIN; c++)
+            for (let ky = 0; ky < K; ky++)
+              for (let kx = 0; kx < K; kx++) {
+                const j = ((o * CIN + c) * K + ky) * K + kx;
+                let s = gW0[j], m = Math.abs(s);
+                for (let row = 0; row < n; row++)
+                  for (let hh = 0; hh < H; hh++)
+                    for (let w = 0; w < Wd; w++) {
+                      const ih = hh + ky - p, iw = w + kx - p;
+                      if (ih < 0 || ih >= H || iw < 0 || iw >= Wd) continue;
+                      const t = gy[row * gys + o * HW + hh * Wd + w] * x[row * xs + (c * H + ih) * Wd + iw];
+                      s += t; m += Math.abs(t);
+                    }
+                if (!close(gW[j], s, m, wtol)) expect.fail(`bwd_w ${name} o=${o} c=${c} ky=${ky} kx=${kx}: ${gW[j]} vs ${s}`);
+              }
+        }
+      }
+    }
   });
 });
 

@@ -3,26 +3,26 @@
 // W[COUT, CIN, K, K] (K odd, padding K/2), and their gradients. Every pointer
 // is a byte address; row strides count elements of F.
 //
-// The f32 path vectorises over output pixels along a row of the image, so
-// every feature map stays CHW. For Glow-MNIST's 128→128 1×1 convolutions this
-// measured on a par with dense.ts run per pixel on HWC copies (forward within
-// 10%; the HWC backward is faster at 7×7 but needs a transpose of every
-// hidden map each way), and the same tiles serve the k×k convolutions, where
-// channel-vectorised code needs strided weight slices. The input of each row
+// The f32 forward pass and input gradient vectorise over output pixels along
+// a row of the image, so every feature map stays CHW. The input of each row
 // is first copied into `tmp` with a zero border, so every tap of the kernel
 // is a plain shifted load and no lane needs a mask; a 1×1 convolution reads
 // its input in place when H·W is a multiple of 4 and treats the whole plane
-// as one row.
-// The reduction over (input channel, ky, kx) runs through a table of byte
-// offsets into the padded input, so one loop nest serves every K, and the
-// weights of an output channel are read contiguously. Register tiles are
-// R output channels × V vectors of 4 pixels with R·V ≤ 8 accumulators, the
-// same budget as dense.ts (12 accumulators measured 25% slower: spills). The
-// input gradient is the forward kernel applied to the padded output gradient
-// with the transposed, flipped weight (conv_flip). The weight gradient
-// reduces over pixels: R output channels × TT reduction indices per tile,
-// with the output gradient copied into rows rounded up to 4 floats with zero
-// tails so every load is a full vector.
+// as one row. The reduction over (input channel, ky, kx) runs through a
+// table of byte offsets into the padded input, so one loop nest serves every
+// K. Weights are packed first (conv_pack) in blocks of four output channels,
+// [t][4] each, so a step's four broadcasts share one address; the input
+// gradient is the same kernel with the transposed, flipped weight packed the
+// same way. Register tiles are R output channels × V vectors of 4 pixels
+// with R·V ≤ 8 accumulators, the same budget as dense.ts (12 accumulators
+// measured 25% slower: spills); a tile function runs over all the channel
+// blocks of a pixel run.
+// The weight gradient is, per tap, a GEMM over the pixels of the image: the
+// operand with more channels is copied channels-last (in 4×4 register
+// transposes) so its channels fill vectors, the other is broadcast from its
+// CHW planes, and the sums stay in registers over the whole image (no
+// horizontal reductions, no padding lanes at odd widths). Measured against
+// the previous pixel-vectorised reduction: 1.07–1.56× on Glow-MNIST's shapes.
 // The f64 path (gradient checks) is plain scalar code and ignores `tmp`.
 //
 // `tmp` must hold conv_tmp_size(CIN, COUT, H, W, K) F (see that function); it
@@ -37,20 +37,18 @@ import { F } from "./prec";
 export function conv_tmp_size(CIN: i32, COUT: i32, H: i32, W: i32, K: i32): i32 {
   const cmax = max(CIN, COUT);
   const KK = K * K;
-  // padded planes + slack, (alignment), offset table, then the transposed
-  // weight (input gradient) or gy in rows rounded up to 4 (weight gradient)
-  return cmax * ((H + K - 1) * (W + K - 1) + 3) + 16 + 4 + cmax * KK + 4 + max(CIN * COUT * KK, COUT * H * (W + 3) + 4);
+  const P = (H + K - 1) * (W + K - 1);
+  // forward and input gradient: padded planes + slack, (alignment), offset
+  // table, (alignment), packed weight (either orientation)
+  const packed = max(((COUT + 3) & ~3) * CIN, ((CIN + 3) & ~3) * COUT) * KK;
+  const fwd = cmax * (P + 3) + 16 + 4 + cmax * KK + 4 + 4 + packed;
+  // weight gradient: x channels-last and padded, or x's padded planes + slack, (alignment), gy channels-last
+  const grad = max(((CIN + 3) & ~3) * P, CIN * P + 16 + 4 + ((COUT + 3) & ~3) * H * W);
+  return max(fwd, grad);
 }
 
 @inline function madd(acc: v128, a: v128, b: v128): v128 {
   return f32x4.add(acc, f32x4.mul(a, b));
-}
-
-/** [Σa, Σb, Σc, Σd]: four horizontal sums as one vector. */
-@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = f32x4.add(f32x4.shuffle(a, b, 0, 4, 1, 5), f32x4.shuffle(a, b, 2, 6, 3, 7));
-  const cd = f32x4.add(f32x4.shuffle(c, d, 0, 4, 1, 5), f32x4.shuffle(c, d, 2, 6, 3, 7));
-  return f32x4.add(f32x4.shuffle(ab, cd, 0, 1, 4, 5), f32x4.shuffle(ab, cd, 2, 3, 6, 7));
 }
 
 /** Loads k ∈ 1..4 floats into the low lanes, zeroing the rest, never reading past them. */
@@ -139,56 +137,65 @@ function buildTable(tab: usize, C: i32, K: i32, planeB: i32, rowB: i32): void {
 // ---------------------------------------------------------------------------
 
 /**
- * For R output channels and one run of 4·(V−1)+L pixels of an output row:
- *   dst[r][v] = bias[r] + Σ_t Wr[r][t] · src[tab[t] + v]
- * Wr rows are `wrb` bytes apart, dst planes `dpb` bytes apart. Loads are
- * always full vectors (the source has slack); only the last store is partial.
+ * For nb blocks of R output channels and one run of 4·(V−1)+L pixels of an
+ * output row:
+ *   dst[r][v] = bias[r] + Σ_t Wb[t][r] · src[tab[t] + v]
+ * Wb is the packed weight (blocks of 4 outputs, [t][4] each, `wbb` bytes a
+ * block), so the R broadcasts of a step come from one address with constant
+ * offsets; dst planes are `dpb` bytes apart. Loads are always full vectors
+ * (the source has slack); only the last store of a plane's run is partial.
  */
-@inline function outTile(R: i32, V: i32, Wr: usize, wrb: usize, bias: usize, src: usize, tab: usize, T: i32, dst: usize, dpb: usize, L: i32): void {
+@inline function outTile(R: i32, V: i32, nb: i32, Wb: usize, wbb: usize, bias: usize, src: usize, tab: usize, T: i32, dst: usize, dpb: usize, L: i32): void {
   const z = f32x4.splat(0);
-  const b0 = bias != 0 ? v128.load32_splat(bias) : z;
-  const b1 = R > 1 && bias != 0 ? v128.load32_splat(bias, 4) : z;
-  const b2 = R > 2 && bias != 0 ? v128.load32_splat(bias, 8) : z;
-  const b3 = R > 3 && bias != 0 ? v128.load32_splat(bias, 12) : z;
-  let a00 = b0, a01 = b0, a02 = b0, a03 = b0;
-  let a10 = b1, a11 = b1, a12 = b1, a13 = b1;
-  let a20 = b2, a21 = b2;
-  let a30 = b3, a31 = b3;
-  const w1 = Wr + wrb, w2 = w1 + wrb, w3 = w2 + wrb;
-  for (let t = 0; t < T; t++) {
-    const to = <usize>t << 2;
-    const p = src + <usize>load<i32>(tab + to);
-    const x0 = v128.load(p);
-    const x1 = V > 1 ? v128.load(p, 16) : z;
-    const x2 = V > 2 ? v128.load(p, 32) : z;
-    const x3 = V > 3 ? v128.load(p, 48) : z;
-    const s0 = v128.load32_splat(Wr + to);
-    a00 = madd(a00, s0, x0);
-    if (V > 1) a01 = madd(a01, s0, x1);
-    if (V > 2) a02 = madd(a02, s0, x2);
-    if (V > 3) a03 = madd(a03, s0, x3);
-    if (R > 1) {
-      const s1 = v128.load32_splat(w1 + to);
-      a10 = madd(a10, s1, x0);
-      if (V > 1) a11 = madd(a11, s1, x1);
-      if (V > 2) a12 = madd(a12, s1, x2);
-      if (V > 3) a13 = madd(a13, s1, x3);
+  const tend = tab + (<usize>T << 2);
+  for (let k = 0; k < nb; k++) {
+    const b0 = bias != 0 ? v128.load32_splat(bias) : z;
+    const b1 = R > 1 && bias != 0 ? v128.load32_splat(bias, 4) : z;
+    const b2 = R > 2 && bias != 0 ? v128.load32_splat(bias, 8) : z;
+    const b3 = R > 3 && bias != 0 ? v128.load32_splat(bias, 12) : z;
+    let a00 = b0, a01 = b0, a02 = b0, a03 = b0;
+    let a10 = b1, a11 = b1, a12 = b1, a13 = b1;
+    let a20 = b2, a21 = b2;
+    let a30 = b3, a31 = b3;
+    let w = Wb;
+    for (let tp = tab; tp < tend; tp += 4) {
+      const p = src + <usize>load<i32>(tp);
+      const x0 = v128.load(p);
+      const x1 = V > 1 ? v128.load(p, 16) : z;
+      const x2 = V > 2 ? v128.load(p, 32) : z;
+      const x3 = V > 3 ? v128.load(p, 48) : z;
+      const s0 = v128.load32_splat(w);
+      a00 = madd(a00, s0, x0);
+      if (V > 1) a01 = madd(a01, s0, x1);
+      if (V > 2) a02 = madd(a02, s0, x2);
+      if (V > 3) a03 = madd(a03, s0, x3);
+      if (R > 1) {
+        const s1 = v128.load32_splat(w, 4);
+        a10 = madd(a10, s1, x0);
+        if (V > 1) a11 = madd(a11, s1, x1);
+        if (V > 2) a12 = madd(a12, s1, x2);
+        if (V > 3) a13 = madd(a13, s1, x3);
+      }
+      if (R > 2) {
+        const s2 = v128.load32_splat(w, 8);
+        a20 = madd(a20, s2, x0);
+        if (V > 1) a21 = madd(a21, s2, x1);
+      }
+      if (R > 3) {
+        const s3 = v128.load32_splat(w, 12);
+        a30 = madd(a30, s3, x0);
+        if (V > 1) a31 = madd(a31, s3, x1);
+      }
+      w += 16;
     }
-    if (R > 2) {
-      const s2 = v128.load32_splat(w2 + to);
-      a20 = madd(a20, s2, x0);
-      if (V > 1) a21 = madd(a21, s2, x1);
-    }
-    if (R > 3) {
-      const s3 = v128.load32_splat(w3 + to);
-      a30 = madd(a30, s3, x0);
-      if (V > 1) a31 = madd(a31, s3, x1);
-    }
+    putRun(V, L, dst, a00, a01, a02, a03);
+    if (R > 1) putRun(V, L, dst + dpb, a10, a11, a12, a13);
+    if (R > 2) putRun(V, L, dst + 2 * dpb, a20, a21, z, z);
+    if (R > 3) putRun(V, L, dst + 3 * dpb, a30, a31, z, z);
+    Wb += wbb;
+    if (bias != 0) bias += 16;
+    dst += dpb << 2;
   }
-  putRun(V, L, dst, a00, a01, a02, a03);
-  if (R > 1) putRun(V, L, dst + dpb, a10, a11, a12, a13);
-  if (R > 2) putRun(V, L, dst + 2 * dpb, a20, a21, z, z);
-  if (R > 3) putRun(V, L, dst + 3 * dpb, a30, a31, z, z);
 }
 
 @inline function putRun(V: i32, L: i32, d: usize, c0: v128, c1: v128, c2: v128, c3: v128): void {
@@ -199,28 +206,34 @@ function buildTable(tab: usize, C: i32, K: i32, planeB: i32, rowB: i32): void {
 }
 
 // One compiled function per tile shape (inlining them all into the driver
-// makes Binaryen's optimiser slow), as in dense.ts.
-function ot_4x2(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(4, 2, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_4x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(4, 1, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_3x2(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(3, 2, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_3x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(3, 1, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_2x4(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 4, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_2x3(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 3, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_2x2(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 2, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_2x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 1, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_1x4(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 4, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_1x3(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 3, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_1x2(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 2, W, wrb, b, s, tab, T, d, dpb, L); }
-function ot_1x1(W: usize, wrb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 1, W, wrb, b, s, tab, T, d, dpb, L); }
+// makes Binaryen's optimiser slow), as in dense.ts. Each runs over all the
+// full blocks of a pixel run, so the call is paid once per run.
+function ot_4x2(nb: i32, W: usize, wbb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(4, 2, nb, W, wbb, b, s, tab, T, d, dpb, L); }
+function ot_4x1(nb: i32, W: usize, wbb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(4, 1, nb, W, wbb, b, s, tab, T, d, dpb, L); }
+function ot_3x2(nb: i32, W: usize, wbb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(3, 2, nb, W, wbb, b, s, tab, T, d, dpb, L); }
+function ot_3x1(nb: i32, W: usize, wbb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(3, 1, nb, W, wbb, b, s, tab, T, d, dpb, L); }
+function ot_2x4(nb: i32, W: usize, wbb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 4, nb, W, wbb, b, s, tab, T, d, dpb, L); }
+function ot_2x3(nb: i32, W: usize, wbb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 3, nb, W, wbb, b, s, tab, T, d, dpb, L); }
+function ot_2x2(nb: i32, W: usize, wbb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 2, nb, W, wbb, b, s, tab, T, d, dpb, L); }
+function ot_2x1(nb: i32, W: usize, wbb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(2, 1, nb, W, wbb, b, s, tab, T, d, dpb, L); }
+function ot_1x4(nb: i32, W: usize, wbb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 4, nb, W, wbb, b, s, tab, T, d, dpb, L); }
+function ot_1x3(nb: i32, W: usize, wbb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 3, nb, W, wbb, b, s, tab, T, d, dpb, L); }
+function ot_1x2(nb: i32, W: usize, wbb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 2, nb, W, wbb, b, s, tab, T, d, dpb, L); }
+function ot_1x1(nb: i32, W: usize, wbb: usize, b: usize, s: usize, tab: usize, T: i32, d: usize, dpb: usize, L: i32): void { outTile(1, 1, nb, W, wbb, b, s, tab, T, d, dpb, L); }
 
 /**
  * All COUT output planes (HO rows of WO pixels, contiguous) of one image row:
- * out[o] = bias[o] + Σ_t Wm[o·T + t] · src[tab[t] + position]; rowInB is the
- * byte distance between successive rows of the (padded) source.
+ * out[o] = bias[o] + Σ_t Wp[o/4][t][o%4] · src[tab[t] + position]; rowInB is
+ * the byte distance between successive rows of the (padded) source.
  */
-function outConv(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usize, COUT: i32, HO: i32, WO: i32, rowInB: usize): void {
-  const wrb = <usize>T << 2;
+function outConv(Wp: usize, bias: usize, src: usize, tab: usize, T: i32, y: usize, COUT: i32, HO: i32, WO: i32, rowInB: usize): void {
+  const wbb = <usize>T << 4;
   const planeB = <usize>(HO * WO) << 2;
+  const nb = COUT >> 2, R = COUT & 3;
+  // the tail block (R < 4 channels) after the full ones
+  const Wt = Wp + <usize>nb * wbb;
+  const bt = bias != 0 ? bias + (<usize>nb << 4) : 0;
+  const dt = <usize>nb * (planeB << 2);
   // Runs of 8 pixels for 4-channel tiles (16 with ≤ 2 channels) keep 8 accumulators.
   // Pixels outermost: the run's input columns stay in L1 while the weights stream.
   const runV = COUT > 2 ? 2 : 4;
@@ -231,29 +244,24 @@ function outConv(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usiz
       const rem = WO - w;
       const V = min(runV, (rem + 3) >> 2);
       const L = rem - 4 * (V - 1) >= 4 ? 4 : rem - 4 * (V - 1);
-      const sw = s + (<usize>w << 2), dw0 = d + (<usize>w << 2);
-      for (let o = 0; o < COUT; o += 4) {
-        const R = min(COUT - o, 4);
-        const Wo = Wm + <usize>o * wrb;
-        const bo = bias != 0 ? bias + (<usize>o << 2) : 0;
-        const dw = dw0 + <usize>o * planeB;
-        if (R == 4) {
-          if (V == 2) ot_4x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-          else ot_4x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-        } else if (R == 3) {
-          if (V == 2) ot_3x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-          else ot_3x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-        } else if (R == 2) {
-          if (V == 4) ot_2x4(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-          else if (V == 3) ot_2x3(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-          else if (V == 2) ot_2x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-          else ot_2x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-        } else {
-          if (V == 4) ot_1x4(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-          else if (V == 3) ot_1x3(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-          else if (V == 2) ot_1x2(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-          else ot_1x1(Wo, wrb, bo, sw, tab, T, dw, planeB, L);
-        }
+      const sw = s + (<usize>w << 2), dw = d + (<usize>w << 2);
+      if (nb > 0) {
+        if (V == 2) ot_4x2(nb, Wp, wbb, bias, sw, tab, T, dw, planeB, L);
+        else ot_4x1(nb, Wp, wbb, bias, sw, tab, T, dw, planeB, L);
+      }
+      if (R == 3) {
+        if (V == 2) ot_3x2(1, Wt, wbb, bt, sw, tab, T, dw + dt, planeB, L);
+        else ot_3x1(1, Wt, wbb, bt, sw, tab, T, dw + dt, planeB, L);
+      } else if (R == 2) {
+        if (V == 4) ot_2x4(1, Wt, wbb, bt, sw, tab, T, dw + dt, planeB, L);
+        else if (V == 3) ot_2x3(1, Wt, wbb, bt, sw, tab, T, dw + dt, planeB, L);
+        else if (V == 2) ot_2x2(1, Wt, wbb, bt, sw, tab, T, dw + dt, planeB, L);
+        else ot_2x1(1, Wt, wbb, bt, sw, tab, T, dw + dt, planeB, L);
+      } else if (R == 1) {
+        if (V == 4) ot_1x4(1, Wt, wbb, bt, sw, tab, T, dw + dt, planeB, L);
+        else if (V == 3) ot_1x3(1, Wt, wbb, bt, sw, tab, T, dw + dt, planeB, L);
+        else if (V == 2) ot_1x2(1, Wt, wbb, bt, sw, tab, T, dw + dt, planeB, L);
+        else ot_1x1(1, Wt, wbb, bt, sw, tab, T, dw + dt, planeB, L);
       }
     }
   }
@@ -261,10 +269,10 @@ function outConv(Wm: usize, bias: usize, src: usize, tab: usize, T: i32, y: usiz
 
 /**
  * Shared driver of the forward pass and the input gradient: for each of n
- * rows, out_r = conv(in_r) with weights Wm [COUT][CIN·K·K] (already in
- * forward orientation) and an optional bias.
+ * rows, out_r = conv(in_r) with packed weights Wp (conv_pack) and an
+ * optional bias.
  */
-function convRows32(Wm: usize, bias: usize, x: usize, y: usize, n: i32, CIN: i32, COUT: i32, H: i32, W: i32, K: i32, xs: i32, ys: i32, tmp: usize): void {
+function convRows32(Wp: usize, bias: usize, x: usize, y: usize, n: i32, CIN: i32, COUT: i32, H: i32, W: i32, K: i32, xs: i32, ys: i32, tmp: usize): void {
   const p = K >> 1;
   const T = CIN * K * K;
   const tab = tableAt(tmp, CIN, H, W, K);
@@ -280,128 +288,224 @@ function convRows32(Wm: usize, bias: usize, x: usize, y: usize, n: i32, CIN: i32
         copyRow(tmp, xr, CIN * H * W);
         src = tmp;
       }
-      outConv(Wm, bias, src, tab, T, y + (<usize>r * <usize>ys << 2), COUT, 1, H * W, 0);
+      outConv(Wp, bias, src, tab, T, y + (<usize>r * <usize>ys << 2), COUT, 1, H * W, 0);
     }
     return;
   }
-  const Hp = H + 2 * p, Wp = W + 2 * p;
-  buildTable(tab, CIN, K, (Hp * Wp) << 2, Wp << 2);
+  const Hp = H + 2 * p, Wp_ = W + 2 * p;
+  buildTable(tab, CIN, K, (Hp * Wp_) << 2, Wp_ << 2);
   for (let r = 0; r < n; r++) {
     padPlanes(x + (<usize>r * <usize>xs << 2), tmp, CIN, H, W, p);
-    outConv(Wm, bias, tmp, tab, T, y + (<usize>r * <usize>ys << 2), COUT, H, W, <usize>Wp << 2);
+    outConv(Wp, bias, tmp, tab, T, y + (<usize>r * <usize>ys << 2), COUT, H, W, <usize>Wp_ << 2);
   }
 }
 
+/** Where conv_fwd/conv_bwd_x pack their weights in `tmp`: after the offset table, 16-byte aligned. */
+@inline function packAt(tmp: usize, CIN: i32, H: i32, W: i32, K: i32): usize {
+  return (tableAt(tmp, CIN, H, W, K) + (<usize>(CIN * K * K + 4) << 2) + 15) & ~(<usize>15);
+}
+
 // ---------------------------------------------------------------------------
-// f32: weight-gradient tiles
+// f32: weight gradient
 // ---------------------------------------------------------------------------
 
 /**
- * acc[r][j] = Σ_positions gy[r][pos] · src[tab[j] + pos] over HO rows of WG
- * positions (WG a multiple of 4; gy is zero past each row's real width), for
- * R output channels (gy planes `gpb` bytes apart) and TT reduction indices;
- * adds the sums into gW[r·wrow + j] (wrow in bytes).
+ * Writes C planes of H×W floats at src as channels-last pixels into dst:
+ * (H+2p)×(W+2p) pixels of Cp floats (Cp = C rounded up to 4), the image at
+ * (p, p), zeros in the border and in channels C..Cp−1. 4×4 blocks are
+ * transposed in registers; the ragged edges go one float at a time.
  */
-@inline function wTile(R: i32, TT: i32, gy: usize, gpb: usize, src: usize, tab: usize, HO: i32, WG: i32, rowInB: usize, gW: usize, wrow: usize): void {
+function toChannelsLast(src: usize, dst: usize, C: i32, H: i32, W: i32, p: i32): void {
+  const Cp = (C + 3) & ~3;
+  const Wp = W + 2 * p;
+  const pixB = <usize>Cp << 2;
+  const planeB = <usize>(H * W) << 2;
+  memory.fill(dst, 0, <usize>((H + 2 * p) * Wp) * pixB);
+  for (let c = 0; c < C; c += 4) {
+    const full = C - c >= 4;
+    const s0 = src + <usize>c * planeB;
+    for (let h = 0; h < H; h++) {
+      const srow = s0 + (<usize>(h * W) << 2);
+      const drow = dst + <usize>((h + p) * Wp + p) * pixB + (<usize>c << 2);
+      let w = 0;
+      if (full) {
+        for (; w + 4 <= W; w += 4) {
+          const sp = srow + (<usize>w << 2);
+          const r0 = v128.load(sp), r1 = v128.load(sp + planeB), r2 = v128.load(sp + 2 * planeB), r3 = v128.load(sp + 3 * planeB);
+          const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+          const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+          const dp = drow + <usize>w * pixB;
+          v128.store(dp, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+          v128.store(dp + pixB, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+          v128.store(dp + 2 * pixB, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+          v128.store(dp + 3 * pixB, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+        }
+      }
+      const cn = min(4, C - c);
+      for (; w < W; w++) {
+        for (let j = 0; j < cn; j++) store<f32>(drow + <usize>w * pixB + (<usize>j << 2), load<f32>(srow + <usize>j * planeB + (<usize>w << 2)));
+      }
+    }
+  }
+}
+
+/**
+ * One block of the weight gradient for one tap: with R "splat" channels
+ * (CHW planes `spb` bytes apart, rows `srb` bytes apart, starting at S) and
+ * V vectors of 4 channels-last "vector" channels (pixels `vpx` bytes apart,
+ * rows `vrb` bytes apart, starting at Vb):
+ *   acc[r][v] = Σ_{h<H, w<W} S[r][h][w] · Vb[h][w][4v..4v+3]
+ * then lane l of acc[r][v] is added to gW at r·rS + (4v+l)·lS bytes, for
+ * the `lanes` real channels of the last vector. The reduction runs over the
+ * whole image, so the sums stay in registers until the end.
+ */
+@inline function gradTile(R: i32, V: i32, S: usize, spb: usize, srb: usize, Vb: usize, vpx: usize, vrb: usize, H: i32, W: i32, gW: usize, rS: usize, lS: usize, lanes: i32): void {
   const z = f32x4.splat(0);
   let a00 = z, a01 = z, a02 = z, a03 = z;
   let a10 = z, a11 = z, a12 = z, a13 = z;
   let a20 = z, a21 = z, a30 = z, a31 = z;
-  const o0 = <usize>load<i32>(tab);
-  const o1 = TT > 1 ? <usize>load<i32>(tab, 4) : 0;
-  const o2 = TT > 2 ? <usize>load<i32>(tab, 8) : 0;
-  const o3 = TT > 3 ? <usize>load<i32>(tab, 12) : 0;
-  const rowG = <usize>WG << 2;
-  let g = gy, s = src;
-  for (let h = 0; h < HO; h++) {
-    for (let wo: usize = 0; wo < rowG; wo += 16) {
-      const g0 = v128.load(g + wo);
-      const g1 = R > 1 ? v128.load(g + gpb + wo) : z;
-      const g2 = R > 2 ? v128.load(g + 2 * gpb + wo) : z;
-      const g3 = R > 3 ? v128.load(g + 3 * gpb + wo) : z;
-      const sp = s + wo;
-      const x0 = v128.load(sp + o0);
+  const wB = <usize>W << 2;
+  for (let h = 0; h < H; h++) {
+    const s = S + <usize>h * srb;
+    let v = Vb + <usize>h * vrb;
+    for (let q: usize = 0; q < wB; q += 4) {
+      const x0 = v128.load(v);
+      const x1 = V > 1 ? v128.load(v, 16) : z;
+      const x2 = V > 2 ? v128.load(v, 32) : z;
+      const x3 = V > 3 ? v128.load(v, 48) : z;
+      const sq = s + q;
+      const g0 = v128.load32_splat(sq);
       a00 = madd(a00, g0, x0);
-      if (R > 1) a10 = madd(a10, g1, x0);
-      if (R > 2) a20 = madd(a20, g2, x0);
-      if (R > 3) a30 = madd(a30, g3, x0);
-      if (TT > 1) {
-        const x1 = v128.load(sp + o1);
-        a01 = madd(a01, g0, x1);
-        if (R > 1) a11 = madd(a11, g1, x1);
-        if (R > 2) a21 = madd(a21, g2, x1);
-        if (R > 3) a31 = madd(a31, g3, x1);
+      if (V > 1) a01 = madd(a01, g0, x1);
+      if (V > 2) a02 = madd(a02, g0, x2);
+      if (V > 3) a03 = madd(a03, g0, x3);
+      if (R > 1) {
+        const g1 = v128.load32_splat(sq + spb);
+        a10 = madd(a10, g1, x0);
+        if (V > 1) a11 = madd(a11, g1, x1);
+        if (V > 2) a12 = madd(a12, g1, x2);
+        if (V > 3) a13 = madd(a13, g1, x3);
       }
-      if (TT > 2) {
-        const x2 = v128.load(sp + o2);
-        a02 = madd(a02, g0, x2);
-        if (R > 1) a12 = madd(a12, g1, x2);
+      if (R > 2) {
+        const g2 = v128.load32_splat(sq + 2 * spb);
+        a20 = madd(a20, g2, x0);
+        if (V > 1) a21 = madd(a21, g2, x1);
       }
-      if (TT > 3) {
-        const x3 = v128.load(sp + o3);
-        a03 = madd(a03, g0, x3);
-        if (R > 1) a13 = madd(a13, g1, x3);
+      if (R > 3) {
+        const g3 = v128.load32_splat(sq + 3 * spb);
+        a30 = madd(a30, g3, x0);
+        if (V > 1) a31 = madd(a31, g3, x1);
+      }
+      v += vpx;
+    }
+  }
+  addRow(V, lanes, gW, lS, a00, a01, a02, a03);
+  if (R > 1) addRow(V, lanes, gW + rS, lS, a10, a11, a12, a13);
+  if (R > 2) addRow(V, lanes, gW + 2 * rS, lS, a20, a21, z, z);
+  if (R > 3) addRow(V, lanes, gW + 3 * rS, lS, a30, a31, z, z);
+}
+
+@inline function addRow(V: i32, lanes: i32, p: usize, lS: usize, c0: v128, c1: v128, c2: v128, c3: v128): void {
+  addLanes(p, lS, c0, V == 1 ? lanes : 4);
+  if (V > 1) addLanes(p + 4 * lS, lS, c1, V == 2 ? lanes : 4);
+  if (V > 2) addLanes(p + 8 * lS, lS, c2, V == 3 ? lanes : 4);
+  if (V > 3) addLanes(p + 12 * lS, lS, c3, lanes);
+}
+
+/** Adds the low k lanes of s to floats `stride` bytes apart (contiguous runs take one vector). */
+@inline function addLanes(p: usize, stride: usize, s: v128, k: i32): void {
+  if (stride == 4 && k == 4) {
+    v128.store(p, f32x4.add(v128.load(p), s));
+    return;
+  }
+  store<f32>(p, load<f32>(p) + f32x4.extract_lane(s, 0));
+  if (k > 1) store<f32>(p + stride, load<f32>(p + stride) + f32x4.extract_lane(s, 1));
+  if (k > 2) store<f32>(p + 2 * stride, load<f32>(p + 2 * stride) + f32x4.extract_lane(s, 2));
+  if (k > 3) store<f32>(p + 3 * stride, load<f32>(p + 3 * stride) + f32x4.extract_lane(s, 3));
+}
+
+function gt_4x2(S: usize, spb: usize, srb: usize, Vb: usize, vpx: usize, vrb: usize, H: i32, W: i32, gW: usize, rS: usize, lS: usize, lanes: i32): void { gradTile(4, 2, S, spb, srb, Vb, vpx, vrb, H, W, gW, rS, lS, lanes); }
+function gt_4x1(S: usize, spb: usize, srb: usize, Vb: usize, vpx: usize, vrb: usize, H: i32, W: i32, gW: usize, rS: usize, lS: usize, lanes: i32): void { gradTile(4, 1, S, spb, srb, Vb, vpx, vrb, H, W, gW, rS, lS, lanes); }
+function gt_3x2(S: usize, spb: usize, srb: usize, Vb: usize, vpx: usize, vrb: usize, H: i32, W: i32, gW: usize, rS: usize, lS: usize, lanes: i32): void { gradTile(3, 2, S, spb, srb, Vb, vpx, vrb, H, W, gW, rS, lS, lanes); }
+function gt_3x1(S: usize, spb: usize, srb: usize, Vb: usize, vpx: usize, vrb: usize, H: i32, W: i32, gW: usize, rS: usize, lS: usize, lanes: i32): void { gradTile(3, 1, S, spb, srb, Vb, vpx, vrb, H, W, gW, rS, lS, lanes); }
+function gt_2x4(S: usize, spb: usize, srb: usize, Vb: usize, vpx: usize, vrb: usize, H: i32, W: i32, gW: usize, rS: usize, lS: usize, lanes: i32): void { gradTile(2, 4, S, spb, srb, Vb, vpx, vrb, H, W, gW, rS, lS, lanes); }
+function gt_2x2(S: usize, spb: usize, srb: usize, Vb: usize, vpx: usize, vrb: usize, H: i32, W: i32, gW: usize, rS: usize, lS: usize, lanes: i32): void { gradTile(2, 2, S, spb, srb, Vb, vpx, vrb, H, W, gW, rS, lS, lanes); }
+function gt_2x1(S: usize, spb: usize, srb: usize, Vb: usize, vpx: usize, vrb: usize, H: i32, W: i32, gW: usize, rS: usize, lS: usize, lanes: i32): void { gradTile(2, 1, S, spb, srb, Vb, vpx, vrb, H, W, gW, rS, lS, lanes); }
+function gt_1x4(S: usize, spb: usize, srb: usize, Vb: usize, vpx: usize, vrb: usize, H: i32, W: i32, gW: usize, rS: usize, lS: usize, lanes: i32): void { gradTile(1, 4, S, spb, srb, Vb, vpx, vrb, H, W, gW, rS, lS, lanes); }
+function gt_1x2(S: usize, spb: usize, srb: usize, Vb: usize, vpx: usize, vrb: usize, H: i32, W: i32, gW: usize, rS: usize, lS: usize, lanes: i32): void { gradTile(1, 2, S, spb, srb, Vb, vpx, vrb, H, W, gW, rS, lS, lanes); }
+function gt_1x1(S: usize, spb: usize, srb: usize, Vb: usize, vpx: usize, vrb: usize, H: i32, W: i32, gW: usize, rS: usize, lS: usize, lanes: i32): void { gradTile(1, 1, S, spb, srb, Vb, vpx, vrb, H, W, gW, rS, lS, lanes); }
+
+/**
+ * All tiles of one tap: NS splat channels × NV vector channels (NVp of them
+ * stored per pixel). Tiles are 4 splat × 2 vectors (8 accumulators); with
+ * ≤ 2 splat channels, 2 × 4 or 1 × 4.
+ */
+function gradTap(S: usize, spb: usize, srb: usize, NS: i32, Vb: usize, vpx: usize, vrb: usize, NV: i32, H: i32, W: i32, gW: usize, rS: usize, lS: usize): void {
+  const nvec = (NV + 3) >> 2;
+  const last = NV - ((nvec - 1) << 2);
+  for (let r = 0; r < NS; r += 4) {
+    const R = min(4, NS - r);
+    const Sr = S + <usize>r * spb;
+    const gr = gW + <usize>r * rS;
+    const VM = R > 2 ? 2 : 4;
+    for (let v = 0; v < nvec; v += VM) {
+      const Vn = min(VM, nvec - v);
+      const lanes = v + Vn == nvec ? last : 4;
+      const Vv = Vb + (<usize>v << 4);
+      const gv = gr + <usize>(v << 2) * lS;
+      if (R == 4) {
+        if (Vn == 2) gt_4x2(Sr, spb, srb, Vv, vpx, vrb, H, W, gv, rS, lS, lanes);
+        else gt_4x1(Sr, spb, srb, Vv, vpx, vrb, H, W, gv, rS, lS, lanes);
+      } else if (R == 3) {
+        if (Vn == 2) gt_3x2(Sr, spb, srb, Vv, vpx, vrb, H, W, gv, rS, lS, lanes);
+        else gt_3x1(Sr, spb, srb, Vv, vpx, vrb, H, W, gv, rS, lS, lanes);
+      } else if (R == 2) {
+        if (Vn == 4) gt_2x4(Sr, spb, srb, Vv, vpx, vrb, H, W, gv, rS, lS, lanes);
+        else if (Vn >= 2) {
+          gt_2x2(Sr, spb, srb, Vv, vpx, vrb, H, W, gv, rS, lS, Vn == 2 ? lanes : 4);
+          if (Vn == 3) gt_2x1(Sr, spb, srb, Vv + 32, vpx, vrb, H, W, gv + 8 * lS, rS, lS, lanes);
+        } else gt_2x1(Sr, spb, srb, Vv, vpx, vrb, H, W, gv, rS, lS, lanes);
+      } else {
+        if (Vn == 4) gt_1x4(Sr, spb, srb, Vv, vpx, vrb, H, W, gv, rS, lS, lanes);
+        else if (Vn >= 2) {
+          gt_1x2(Sr, spb, srb, Vv, vpx, vrb, H, W, gv, rS, lS, Vn == 2 ? lanes : 4);
+          if (Vn == 3) gt_1x1(Sr, spb, srb, Vv + 32, vpx, vrb, H, W, gv + 8 * lS, rS, lS, lanes);
+        } else gt_1x1(Sr, spb, srb, Vv, vpx, vrb, H, W, gv, rS, lS, lanes);
       }
     }
-    g += rowG;
-    s += rowInB;
   }
-  // Column j of the tile: the sums of the R output channels, one per lane.
-  addColumn(R, gW, wrow, hsum4(a00, a10, a20, a30));
-  if (TT > 1) addColumn(R, gW + 4, wrow, hsum4(a01, a11, a21, a31));
-  if (TT > 2) addColumn(R, gW + 8, wrow, hsum4(a02, a12, z, z));
-  if (TT > 3) addColumn(R, gW + 12, wrow, hsum4(a03, a13, z, z));
 }
 
-@inline function addColumn(R: i32, p: usize, stride: usize, s: v128): void {
-  store<f32>(p, load<f32>(p) + f32x4.extract_lane(s, 0));
-  if (R > 1) store<f32>(p + stride, load<f32>(p + stride) + f32x4.extract_lane(s, 1));
-  if (R > 2) store<f32>(p + 2 * stride, load<f32>(p + 2 * stride) + f32x4.extract_lane(s, 2));
-  if (R > 3) store<f32>(p + 3 * stride, load<f32>(p + 3 * stride) + f32x4.extract_lane(s, 3));
-}
-
-function wt_4x2(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb: usize, gW: usize, wr: usize): void { wTile(4, 2, g, gpb, s, tab, HO, WO, rb, gW, wr); }
-function wt_4x1(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb: usize, gW: usize, wr: usize): void { wTile(4, 1, g, gpb, s, tab, HO, WO, rb, gW, wr); }
-function wt_3x2(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb: usize, gW: usize, wr: usize): void { wTile(3, 2, g, gpb, s, tab, HO, WO, rb, gW, wr); }
-function wt_3x1(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb: usize, gW: usize, wr: usize): void { wTile(3, 1, g, gpb, s, tab, HO, WO, rb, gW, wr); }
-function wt_2x4(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb: usize, gW: usize, wr: usize): void { wTile(2, 4, g, gpb, s, tab, HO, WO, rb, gW, wr); }
-function wt_2x3(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb: usize, gW: usize, wr: usize): void { wTile(2, 3, g, gpb, s, tab, HO, WO, rb, gW, wr); }
-function wt_2x2(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb: usize, gW: usize, wr: usize): void { wTile(2, 2, g, gpb, s, tab, HO, WO, rb, gW, wr); }
-function wt_2x1(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb: usize, gW: usize, wr: usize): void { wTile(2, 1, g, gpb, s, tab, HO, WO, rb, gW, wr); }
-function wt_1x4(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb: usize, gW: usize, wr: usize): void { wTile(1, 4, g, gpb, s, tab, HO, WO, rb, gW, wr); }
-function wt_1x3(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb: usize, gW: usize, wr: usize): void { wTile(1, 3, g, gpb, s, tab, HO, WO, rb, gW, wr); }
-function wt_1x2(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb: usize, gW: usize, wr: usize): void { wTile(1, 2, g, gpb, s, tab, HO, WO, rb, gW, wr); }
-function wt_1x1(g: usize, gpb: usize, s: usize, tab: usize, HO: i32, WO: i32, rb: usize, gW: usize, wr: usize): void { wTile(1, 1, g, gpb, s, tab, HO, WO, rb, gW, wr); }
-
-/** gW[o][t] += Σ_pos gy[o][pos] · src[tab[t] + pos] for one image row; gy rows are WO (a multiple of 4) floats, zero past the real width. */
-function weightGrad(gy: usize, src: usize, tab: usize, T: i32, gW: usize, COUT: i32, HO: i32, WO: i32, rowInB: usize): void {
-  const gpb = <usize>(HO * WO) << 2;
-  const wrow = <usize>T << 2;
-  for (let o = 0; o < COUT; o += 4) {
-    const R = min(COUT - o, 4);
-    const maxT = R > 2 ? 2 : 4;
-    const g = gy + <usize>o * gpb;
-    const gWo = gW + <usize>o * wrow;
-    for (let t = 0; t < T; t += maxT) {
-      const TT = min(maxT, T - t);
-      const tb = tab + (<usize>t << 2);
-      const gWt = gWo + (<usize>t << 2);
-      if (R == 4) {
-        if (TT == 2) wt_4x2(g, gpb, src, tb, HO, WO, rowInB, gWt, wrow);
-        else wt_4x1(g, gpb, src, tb, HO, WO, rowInB, gWt, wrow);
-      } else if (R == 3) {
-        if (TT == 2) wt_3x2(g, gpb, src, tb, HO, WO, rowInB, gWt, wrow);
-        else wt_3x1(g, gpb, src, tb, HO, WO, rowInB, gWt, wrow);
-      } else if (R == 2) {
-        if (TT == 4) wt_2x4(g, gpb, src, tb, HO, WO, rowInB, gWt, wrow);
-        else if (TT == 3) wt_2x3(g, gpb, src, tb, HO, WO, rowInB, gWt, wrow);
-        else if (TT == 2) wt_2x2(g, gpb, src, tb, HO, WO, rowInB, gWt, wrow);
-        else wt_2x1(g, gpb, src, tb, HO, WO, rowInB, gWt, wrow);
-      } else {
-        if (TT == 4) wt_1x4(g, gpb, src, tb, HO, WO, rowInB, gWt, wrow);
-        else if (TT == 3) wt_1x3(g, gpb, src, tb, HO, WO, rowInB, gWt, wrow);
-        else if (TT == 2) wt_1x2(g, gpb, src, tb, HO, WO, rowInB, gWt, wrow);
-        else wt_1x1(g, gpb, src, tb, HO, WO, rowInB, gWt, wrow);
+/**
+ * gW[o][c][ky][kx] += Σ_{h,w} gy[o][h][w] · x[c][h+ky−p][w+kx−p] for one
+ * image row, as a GEMM per tap over the image's pixels: the side with more
+ * channels is copied channels-last so its channels fill vectors, the other
+ * is broadcast from its CHW planes.
+ */
+function weightGrad32(x: usize, gy: usize, gW: usize, CIN: i32, COUT: i32, H: i32, W: i32, K: i32, tmp: usize): void {
+  const p = K >> 1;
+  const Hp = H + 2 * p, Wp = W + 2 * p;
+  const KK = K * K;
+  if (CIN >= COUT) {
+    // vector side: x, padded and channels-last; splat side: gy planes
+    const pix = <usize>((CIN + 3) & ~3) << 2;
+    toChannelsLast(x, tmp, CIN, H, W, p);
+    for (let ky = 0; ky < K; ky++) {
+      for (let kx = 0; kx < K; kx++) {
+        const Vb = tmp + <usize>(ky * Wp + kx) * pix;
+        gradTap(gy, <usize>(H * W) << 2, <usize>W << 2, COUT, Vb, pix, <usize>Wp * pix, CIN, H, W, gW + (<usize>(ky * K + kx) << 2), <usize>(CIN * KK) << 2, <usize>KK << 2);
+      }
+    }
+  } else {
+    // vector side: gy channels-last; splat side: x planes with a zero border
+    const pix = <usize>((COUT + 3) & ~3) << 2;
+    const G = (tmp + (<usize>(CIN * Hp * Wp + 16) << 2) + 15) & ~(<usize>15);
+    padPlanes(x, tmp, CIN, H, W, p);
+    toChannelsLast(gy, G, COUT, H, W, 0);
+    for (let ky = 0; ky < K; ky++) {
+      for (let kx = 0; kx < K; kx++) {
+        const S = tmp + (<usize>(ky * Wp + kx) << 2);
+        gradTap(S, <usize>(Hp * Wp) << 2, <usize>Wp << 2, CIN, G, pix, <usize>W * pix, COUT, H, W, gW + (<usize>(ky * K + kx) << 2), <usize>KK << 2, <usize>(CIN * KK) << 2);
       }
     }
   }
@@ -528,56 +632,73 @@ function bwdW64(x: usize, gy: usize, gW: usize, gb: usize, n: i32, CIN: i32, COU
 // Public entry points
 // ---------------------------------------------------------------------------
 
+/** F of packed weights (conv_pack) for a convolution with CIN inputs and COUT outputs. */
+export function conv_packed_size(CIN: i32, COUT: i32, K: i32): i32 {
+  return (sizeof<F>() == 4 ? (COUT + 3) & ~3 : COUT) * CIN * K * K;
+}
+
+/**
+ * Packs W [COUT, CIN, K, K] for conv_fwd_packed. flip = false: the forward
+ * convolution (CIN → COUT). flip = true: its input gradient, a forward
+ * convolution of gy (COUT → CIN) with the transposed weight, taps reversed:
+ * conv_fwd_packed(Wt, 0, gy, gx, n, COUT, CIN, …) equals
+ * conv_bwd_x(W, gy, gx, n, CIN, COUT, …). f32 layout: blocks of four
+ * outputs, each [t = (input, ky, kx)][4 outputs], zero lanes past the last
+ * output, so a tile's broadcasts share one address; f64: [output][t]. A
+ * caller that runs many small calls with one weight packs it once.
+ */
+export function conv_pack(W: usize, Wp: usize, CIN: i32, COUT: i32, K: i32, flip: bool): void {
+  const KK = K * K;
+  const NO = flip ? CIN : COUT, NI = flip ? COUT : CIN;
+  const T = NI * KK;
+  const f32 = sizeof<F>() == 4;
+  const sz = <usize>sizeof<F>();
+  if (f32 && (NO & 3) != 0) memory.fill(Wp + (<usize>((NO >> 2) * T) << 4), 0, <usize>T << 4);
+  // destination step per reduction index: one block row (4 lanes) in f32, one element in f64
+  const step: usize = f32 ? 16 : sz;
+  for (let o = 0; o < NO; o++) {
+    let d = f32 ? Wp + (<usize>(o >> 2) * <usize>T << 4) + (<usize>(o & 3) << 2) : Wp + <usize>o * <usize>T * sz;
+    for (let i = 0; i < NI; i++) {
+      if (flip) {
+        let s = W + <usize>((i * CIN + o) * KK + KK - 1) * sz;
+        for (let q = 0; q < KK; q++) { store<F>(d, load<F>(s)); d += step; s -= sz; }
+      } else {
+        let s = W + <usize>((o * CIN + i) * KK) * sz;
+        for (let q = 0; q < KK; q++) { store<F>(d, load<F>(s)); d += step; s += sz; }
+      }
+    }
+  }
+}
+
 /**
  * y_r = conv(x_r) + b for r < n: x rows hold CIN planes of H×W_ (stride xs F),
  * y rows COUT planes (stride ys F); W [COUT, CIN, K, K]; b = 0 for no bias.
  * y must not overlap x or tmp.
  */
 export function conv_fwd(W: usize, b: usize, x: usize, y: usize, n: i32, CIN: i32, COUT: i32, H: i32, W_: i32, K: i32, xs: i32, ys: i32, tmp: usize): void {
-  if (sizeof<F>() == 4) convRows32(W, b, x, y, n, CIN, COUT, H, W_, K, xs, ys, tmp);
-  else fwd64(W, b, x, y, n, CIN, COUT, H, W_, K, xs, ys);
+  if (sizeof<F>() == 4) {
+    const Wp = packAt(tmp, CIN, H, W_, K);
+    conv_pack(W, Wp, CIN, COUT, K, false);
+    convRows32(Wp, b, x, y, n, CIN, COUT, H, W_, K, xs, ys, tmp);
+  } else {
+    fwd64(W, b, x, y, n, CIN, COUT, H, W_, K, xs, ys);
+  }
 }
 
-/**
- * Wt[c][o][t'] = W[o][c][K·K−1−t']: the transposed, flipped weight, which
- * turns the input gradient into a forward convolution of gy with COUT input
- * planes: conv_fwd(Wt, 0, gy, gx, n, COUT, CIN, …) equals
- * conv_bwd_x(W, gy, gx, n, CIN, COUT, …). A caller that runs the input
- * gradient row by row flips W once instead of once per row.
- */
-export function conv_flip(W: usize, Wt: usize, CIN: i32, COUT: i32, K: i32): void {
-  const KK = K * K;
-  for (let o = 0; o < COUT; o++) {
-    for (let c = 0; c < CIN; c++) {
-      const s = W + (<usize>((o * CIN + c) * KK) << alignof<F>());
-      const d = Wt + (<usize>((c * COUT + o) * KK) << alignof<F>());
-      for (let t = 0; t < KK; t++) store<F>(d + (<usize>(KK - 1 - t) << alignof<F>()), load<F>(s + (<usize>t << alignof<F>())));
-    }
-  }
+/** conv_fwd with weights already packed by conv_pack (either orientation). Wp must not overlap tmp. */
+export function conv_fwd_packed(Wp: usize, b: usize, x: usize, y: usize, n: i32, CIN: i32, COUT: i32, H: i32, W_: i32, K: i32, xs: i32, ys: i32, tmp: usize): void {
+  if (sizeof<F>() == 4) convRows32(Wp, b, x, y, n, CIN, COUT, H, W_, K, xs, ys, tmp);
+  else fwd64(Wp, b, x, y, n, CIN, COUT, H, W_, K, xs, ys);
 }
 
 /** gx_r = ∂(Σ gy_r·y_r)/∂x_r (overwrites gx; gx must not overlap gy or tmp). */
 export function conv_bwd_x(W: usize, gy: usize, gx: usize, n: i32, CIN: i32, COUT: i32, H: i32, W_: i32, K: i32, gys: i32, gxs: i32, tmp: usize): void {
   if (sizeof<F>() == 4) {
-    const Wt = tableAt(tmp, COUT, H, W_, K) + (<usize>(COUT * K * K + 4) << 2);
-    conv_flip(W, Wt, CIN, COUT, K);
+    const Wt = packAt(tmp, COUT, H, W_, K);
+    conv_pack(W, Wt, CIN, COUT, K, true);
     convRows32(Wt, 0, gy, gx, n, COUT, CIN, H, W_, K, gys, gxs, tmp);
   } else {
     bwdX64(W, gy, gx, n, CIN, COUT, H, W_, K, gys, gxs);
-  }
-}
-
-/**
- * Copies C planes of H rows × W floats into planes of H rows × WG floats
- * (WG = W rounded up to 4) with zeros past W.
- */
-function padRows(src: usize, dst: usize, C: i32, H: i32, W: i32, WG: i32): void {
-  let d = dst, s = src;
-  for (let k = 0; k < C * H; k++) {
-    copyRow(d, s, W);
-    zeroRow(d + (<usize>W << 2), WG - W);
-    d += <usize>WG << 2;
-    s += <usize>W << 2;
   }
 }
 
@@ -587,38 +708,9 @@ export function conv_bwd_w(x: usize, gy: usize, gW: usize, gb: usize, n: i32, CI
     bwdW64(x, gy, gW, gb, n, CIN, COUT, H, W_, K, xs, gys);
     return;
   }
-  const p = K >> 1;
-  const T = CIN * K * K;
-  const tab = tableAt(tmp, CIN, H, W_, K);
-  // gy goes to rows of WG floats with zero tails, so the tile loads only full vectors.
-  const gq = tab + (<usize>(T + 4) << 2);
-  if (K == 1) {
-    // One long row per plane; copies only when H·W is not a multiple of 4.
-    const HW = H * W_;
-    const direct = (HW & 3) == 0;
-    const WG = (HW + 3) & ~3;
-    buildTable(tab, CIN, 1, (direct ? HW : WG) << 2, 0);
-    for (let r = 0; r < n; r++) {
-      const xr = x + (<usize>r * <usize>xs << 2);
-      const gyr = gy + (<usize>r * <usize>gys << 2);
-      if (direct) weightGrad(gyr, xr, tab, T, gW, COUT, 1, HW, 0);
-      else {
-        padRows(xr, tmp, CIN, 1, HW, WG);
-        padRows(gyr, gq, COUT, 1, HW, WG);
-        weightGrad(gq, tmp, tab, T, gW, COUT, 1, WG, 0);
-      }
-      if (gb != 0) biasGrad(gyr, gb, COUT, HW);
-    }
-    return;
-  }
-  const Hp = H + 2 * p, Wp = W_ + 2 * p;
-  const WG = (W_ + 3) & ~3;
-  buildTable(tab, CIN, K, (Hp * Wp) << 2, Wp << 2);
   for (let r = 0; r < n; r++) {
     const gyr = gy + (<usize>r * <usize>gys << 2);
-    padPlanes(x + (<usize>r * <usize>xs << 2), tmp, CIN, H, W_, p);
-    padRows(gyr, gq, COUT, H, W_, WG);
-    weightGrad(gq, tmp, tab, T, gW, COUT, H, WG, <usize>Wp << 2);
+    weightGrad32(x + (<usize>r * <usize>xs << 2), gyr, gW, CIN, COUT, H, W_, K, tmp);
     if (gb != 0) biasGrad(gyr, gb, COUT, H * W_);
   }
 }

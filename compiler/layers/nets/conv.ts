@@ -12,8 +12,9 @@
  * convolution over the whole chunk and keeps the two hidden feature maps
  * (after the activation, which relu's derivative can be read from). The
  * backward pass goes one row at a time, so its two gradient feature maps
- * need one row of workspace each instead of a chunk; it flips each weight
- * once per call, so every input gradient is a forward convolution.
+ * need one row of workspace each instead of a chunk; it packs each weight
+ * transposed and flipped once per call (conv_pack), so every input gradient
+ * is a forward convolution with pre-packed weights.
  */
 import type { EmitCtx, NetCode, NetKind, Shape } from "../types.ts";
 import { convFlops, convParams } from "../util.ts";
@@ -22,8 +23,13 @@ import { denseAct } from "./mlp.ts";
 /** F of per-call scratch `conv_fwd`/`conv_bwd_*` need for one shape (f32; f64 needs none).
  *  Mirrors conv_tmp_size in runtime-wasm/assembly/conv.ts. */
 export function convTmpSize(cin: number, cout: number, h: number, w: number, k: number): number {
+  const up4 = (c: number) => Math.ceil(c / 4) * 4;
   const cmax = Math.max(cin, cout);
-  return cmax * ((h + k - 1) * (w + k - 1) + 3) + 16 + 4 + cmax * k * k + 4 + Math.max(cin * cout * k * k, cout * h * (w + 3) + 4);
+  const P = (h + k - 1) * (w + k - 1);
+  const packed = Math.max(up4(cout) * cin, up4(cin) * cout) * k * k;
+  const fwd = cmax * (P + 3) + 16 + 4 + cmax * k * k + 4 + 4 + packed;
+  const grad = Math.max(up4(cin) * P, cin * P + 16 + 4 + up4(cout) * h * w);
+  return Math.max(fwd, grad);
 }
 
 /** Conv nets only see images; a number here is a caller bug, read as a 1×1 image. */
@@ -71,8 +77,9 @@ function emitConvNet(ctx: EmitCtx, inDim: number | Shape, outDim: number | Shape
   const post = [ctx.slot("h0", hid * HW), ctx.slot("h1", hid * HW)];
   const pre = act.needsPre ? [ctx.slot("z0", hid * HW), ctx.slot("z1", hid * HW)] : post;
   const ga = ctx.slot("ga", 0, hid * HW), gb = ctx.slot("gb", 0, hid * HW);
-  // Transposed, flipped weights: the input gradients are forward convolutions with them.
-  const Wt = [ctx.slot("w0t", 0, cin * hid * k * k), ctx.slot("w1t", 0, hid * hid), ctx.slot("w2t", 0, hid * cout * k * k)];
+  // Packed transposed, flipped weights: the input gradients are forward convolutions with them.
+  const packed = (ci: number, co: number, kk: number) => (ctx.precision === "f32" ? Math.ceil(co / 4) * 4 : co) * ci * kk * kk;
+  const Wt = [ctx.slot("w0t", 0, packed(hid, cin, k)), ctx.slot("w1t", 0, packed(hid, hid, 1)), ctx.slot("w2t", 0, packed(cout, hid, k))];
   const tmp = ctx.slot("tmp", 0, ctx.precision === "f32"
     ? Math.max(convTmpSize(cin, hid, h, w, k), convTmpSize(hid, hid, h, w, 1), convTmpSize(hid, cout, h, w, k))
     : 0);
@@ -91,18 +98,18 @@ function emitConvNet(ctx: EmitCtx, inDim: number | Shape, outDim: number | Shape
       const r = ctx.uid("r");
       const row = (p: string, width: number) => `at(${p}, ${r} * ${width})`;
       const hrow = (p: string) => row(p, hid * HW);
-      return `${conv("conv_flip", W(2), Wt[2], hid, cout, k)}
-  ${conv("conv_flip", W(1), Wt[1], hid, hid, 1)}
-  ${gInp !== null ? conv("conv_flip", W(0), Wt[0], cin, hid, k) : ""}
+      return `${conv("conv_pack", W(2), Wt[2], hid, cout, k, "true")}
+  ${conv("conv_pack", W(1), Wt[1], hid, hid, 1, "true")}
+  ${gInp !== null ? conv("conv_pack", W(0), Wt[0], cin, hid, k, "true") : ""}
   for (let ${r} = 0; ${r} < ${n}; ${r}++) {
     ${conv("conv_bwd_w", hrow(post[1]), row(gOut, cout * HW), gW(2), gB(2), 1, hid, cout, h, w, k, 0, 0, tmp)}
-    ${conv("conv_fwd", Wt[2], 0, row(gOut, cout * HW), ga, 1, cout, hid, h, w, k, 0, 0, tmp)}
+    ${conv("conv_fwd_packed", Wt[2], 0, row(gOut, cout * HW), ga, 1, cout, hid, h, w, k, 0, 0, tmp)}
     ${act.bwd(hrow(pre[1]), hrow(post[1]), ga, String(hid * HW))}
     ${conv("conv_bwd_w", hrow(post[0]), ga, gW(1), gB(1), 1, hid, hid, h, w, 1, 0, 0, tmp)}
-    ${conv("conv_fwd", Wt[1], 0, ga, gb, 1, hid, hid, h, w, 1, 0, 0, tmp)}
+    ${conv("conv_fwd_packed", Wt[1], 0, ga, gb, 1, hid, hid, h, w, 1, 0, 0, tmp)}
     ${act.bwd(hrow(pre[0]), hrow(post[0]), gb, String(hid * HW))}
     ${conv("conv_bwd_w", row(inp, cin * HW), gb, gW(0), gB(0), 1, cin, hid, h, w, k, 0, 0, tmp)}
-    ${gInp !== null ? conv("conv_fwd", Wt[0], 0, gb, row(gInp, cin * HW), 1, hid, cin, h, w, k, 0, 0, tmp) : ""}
+    ${gInp !== null ? conv("conv_fwd_packed", Wt[0], 0, gb, row(gInp, cin * HW), 1, hid, cin, h, w, k, 0, 0, tmp) : ""}
   }`;
     },
   };
