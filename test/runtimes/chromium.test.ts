@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { extname, join, normalize } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
 import { POINTS, SAMPLE, bits, buildAll, type Built } from "./fixture.ts";
@@ -64,6 +64,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await context?.close();
   await new Promise((ok) => server?.close(ok));
+  if (built) rmSync(built.dir, { recursive: true, force: true });
 });
 
 describe("headless Chromium", () => {

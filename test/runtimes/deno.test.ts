@@ -3,15 +3,18 @@
  * bundled module read with Deno.readFile, from bytes and from a precompiled
  * WebAssembly.Module, and samples and scores exactly as Node does.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POINTS, SAMPLE, bits, buildAll, root, type Built } from "./fixture.ts";
 
 let built: Built;
 beforeAll(async () => {
   built = await buildAll("deno");
+});
+afterAll(() => {
+  if (built) rmSync(built.dir, { recursive: true, force: true });
 });
 
 describe("Deno", () => {

@@ -5,9 +5,9 @@
  * Also the load-time checks of a bundle: a module of another flowc version
  * (FLOW655) and weights of another spec (FLOW670) are refused with both sides named.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compile } from "../../compiler/index.ts";
 import { appendCustomSection } from "../../compiler/codegen/wasm-sections.ts";
@@ -21,6 +21,9 @@ import { POINTS, SAMPLE, bits, buildAll, root, type Built } from "./fixture.ts";
 let built: Built;
 beforeAll(async () => {
   built = await buildAll("node");
+});
+afterAll(() => {
+  if (built) rmSync(built.dir, { recursive: true, force: true });
 });
 
 /** Node 22, where the machine has it (`$FLOWC_NODE22`, or `node22` on the PATH): the same script must give the same bits. */

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -48,7 +48,11 @@ beforeAll(async () => {
   workerd = spawn(join(root, "node_modules/.bin/workerd"), ["serve", "config.capnp", "--socket-addr", `http=127.0.0.1:${port}`], { cwd: built.dir, stdio: ["ignore", "pipe", "pipe"] });
   workerd.stdout!.on("data", (d) => (log += d));
   workerd.stderr!.on("data", (d) => (log += d));
-  const exited = new Promise<never>((_, fail) => workerd!.on("exit", (code) => fail(new Error(`workerd exited with ${code}:\n${log}`))));
+  const exited = new Promise<never>((_, fail) => {
+    workerd!.on("exit", (code) => fail(new Error(`workerd exited with ${code}:\n${log}`)));
+    // Not installed: fail, never skip (npm ci installs it).
+    workerd!.on("error", (e) => fail(new Error(`workerd exited: cannot start node_modules/.bin/workerd: ${e.message}`)));
+  });
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
@@ -63,6 +67,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   if (workerd && workerd.exitCode === null) workerd.kill("SIGTERM");
+  if (built) rmSync(built.dir, { recursive: true, force: true });
 });
 
 async function call(path: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown>; type: string }> {
