@@ -142,6 +142,7 @@ function scripts(): string[] {
 }
 
 await moons();
+rows.push(...(await (await import("./spline.ts")).splineBench(quick)));
 if (!process.argv.includes("--no-images")) await glowMnist();
 const extra = scripts();
 const head = ["benchmark", "flowc", "reference (PyTorch, same run)", "ratio", "target"];
