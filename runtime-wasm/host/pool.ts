@@ -10,6 +10,11 @@
  * arguments into the worker's slot of a SharedArrayBuffer and one
  * Atomics.notify; completion is one Atomics.store + notify back, so the
  * per-step cost is a few microseconds, not a postMessage round trip.
+ * A job belongs to whoever claims it first (one compare-and-swap): when its
+ * worker has not picked it up by the time the calling thread is done with
+ * its own share (a loaded machine, a worker still asleep), the calling
+ * thread runs it itself. Job t always works in thread t's workspace and
+ * gradient buffer, so who ran it never changes a result.
  * Imports no Node built-ins: `worker_threads` is reached through
  * `process.getBuiltinModule` when it exists.
  */
@@ -274,7 +279,7 @@ export function runJob(e: JobExports, a: ArrayLike<number>): JobResult {
 
 // ------------------------------------------------------------ the control block
 
-/** Bytes per worker slot: i32 seq/done/status/length at 0, f64 args at 64, f64 results at 256, UTF-16 error text at 512. */
+/** Bytes per worker slot: i32 seq/done/status/length/claim at 0, f64 args at 64, f64 results at 256, UTF-16 error text at 512. */
 const SLOT = 1024;
 const ARGS_AT = 64, RES_AT = 256, MSG_AT = 512, MSG_CHARS = 256;
 /** Atomics.load polls before sleeping in Atomics.wait: a training step is ~1 ms, a futex wake-up tens of µs. */
@@ -332,7 +337,7 @@ async function serve(d, ready) {
   }
   ready("ready");
   const base = d.slot * SLOT;
-  const I = new Int32Array(d.control, base, 4);
+  const I = new Int32Array(d.control, base, 8);
   const A = new Float64Array(d.control, base + ARGS_AT, ARG_COUNT);
   const R = new Float64Array(d.control, base + RES_AT, 4);
   const M = new Uint16Array(d.control, base + MSG_AT, MSG_CHARS);
@@ -342,6 +347,8 @@ async function serve(d, ready) {
     for (let i = 0; g === seen && i < SPIN; i++) g = Atomics.load(I, 0);
     while (g === seen) { Atomics.wait(I, 0, seen); g = Atomics.load(I, 0); }
     seen = g;
+    // The job is ours only if the calling thread has not taken it meanwhile.
+    if (Atomics.compareExchange(I, 4, g, -g) !== g) continue;
     if (A[ARG.op] === OP.exit) { Atomics.store(I, 1, g); Atomics.notify(I, 1); return; }
     try {
       const r = runJob(e, A);
@@ -421,25 +428,34 @@ export class Pool {
    */
   run(jobs: (Float64Array | null)[]): (JobResult | null)[] {
     if (this.closed) throw new Error("the flow's threads were disposed");
-    const gen = (this.gen = (this.gen + 1) | 0 || 1);
+    const gen = this.next();
     const I = this.I;
     for (let t = 1; t < this.size; t++) {
       const job = jobs[t];
       if (!job) continue;
       this.A[t].set(job);
+      Atomics.store(I, (t * SLOT) / 4 + 4, gen);
       Atomics.store(I, (t * SLOT) / 4, gen);
       Atomics.notify(I, (t * SLOT) / 4);
     }
     const out: (JobResult | null)[] = new Array(this.size).fill(null);
     let mainError: unknown = null;
-    try {
-      if (jobs[0]) out[0] = runJob(this.exports0!, jobs[0]);
-    } catch (e) {
-      mainError = e;
-    }
+    const here = (t: number) => {
+      try {
+        out[t] = runJob(this.exports0!, jobs[t]!);
+      } catch (e) {
+        mainError ??= e;
+      }
+    };
+    if (jobs[0]) here(0);
     let workerError: string | null = null;
     for (let t = 1; t < this.size; t++) {
       if (!jobs[t]) continue;
+      // Not picked up yet: run it here (in thread t's buffers, so the result is the same).
+      if (Atomics.compareExchange(I, (t * SLOT) / 4 + 4, gen, 0) === gen) {
+        here(t);
+        continue;
+      }
       const at = (t * SLOT) / 4 + 1;
       let v = Atomics.load(I, at);
       for (let i = 0; v !== gen && i < SPIN; i++) v = Atomics.load(I, at);
@@ -456,6 +472,12 @@ export class Pool {
     return out;
   }
 
+  /** The next generation number: positive, below 2^30, never 0 (so that −gen marks a claim). */
+  private next(): number {
+    this.gen = this.gen >= 0x3fffffff ? 1 : this.gen + 1;
+    return this.gen;
+  }
+
   /** The calling thread's exports (set by the flow once it has them). */
   exports0: JobExports | null = null;
 
@@ -465,7 +487,9 @@ export class Pool {
     this.closed = true;
     for (let t = 1; t < this.size; t++) {
       this.A[t][ARG.op] = OP.exit;
-      Atomics.store(this.I, (t * SLOT) / 4, (this.gen = (this.gen + 1) | 0 || 1));
+      const gen = this.next();
+      Atomics.store(this.I, (t * SLOT) / 4 + 4, gen);
+      Atomics.store(this.I, (t * SLOT) / 4, gen);
       Atomics.notify(this.I, (t * SLOT) / 4);
     }
     for (const w of this.workers) w.terminate();
