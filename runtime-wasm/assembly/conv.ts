@@ -48,6 +48,8 @@ export function conv_tmp_size(CIN: i32, COUT: i32, H: i32, W: i32, K: i32): i32 
 }
 
 @inline function madd(acc: v128, a: v128, b: v128): v128 {
+  // The relaxed-SIMD build (compile option relaxedSimd) may fuse: one rounding instead of two.
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
   return f32x4.add(acc, f32x4.mul(a, b));
 }
 

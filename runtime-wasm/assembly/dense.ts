@@ -61,6 +61,8 @@ import { F } from "./prec";
 }
 
 @inline function madd(acc: v128, a: v128, b: v128): v128 {
+  // The relaxed-SIMD build (compile option relaxedSimd) may fuse: one rounding instead of two.
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
   return f32x4.add(acc, f32x4.mul(a, b));
 }
 
