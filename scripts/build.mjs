@@ -48,12 +48,15 @@ function relocateAssetUrls(outdir) {
 
 const common = { bundle: true, format: "esm", target: "es2022", logLevel: "warning", legalComments: "none", metafile: true };
 
-/** The compiler: runs in Node and, through a bundler, in browsers; dependencies stay packages. */
-async function buildCompiler() {
+/**
+ * The compiler: runs in Node and, through a bundler, in browsers; dependencies
+ * stay packages. Exported for the browser test, which bundles it for a page.
+ */
+export async function buildCompiler(outfile = join(dist, "compiler.js")) {
   const r = await build({
     ...common,
     entryPoints: [join(root, "compiler/index.ts")],
-    outfile: join(dist, "compiler.js"),
+    outfile,
     platform: "neutral",
     packages: "external",
     plugins: [embedRuntimeLibrary()],

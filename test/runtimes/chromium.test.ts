@@ -2,14 +2,20 @@
  * @fileoverview Headless Chromium (Debian's /usr/bin/chromium driven by
  * playwright-core): a page served from 127.0.0.1 imports the bundled runtime
  * as an ES module, streams the bundled module into a WebAssembly.Module,
- * samples and scores — exactly as Node does, bit for bit.
+ * samples and scores — exactly as Node does, bit for bit. And the compiler,
+ * bundled for a browser the way the README says, compiles a spec in the page
+ * to the same bytes as in Node.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { extname, join, normalize } from "node:path";
+import { build } from "esbuild";
 import { chromium, type BrowserContext } from "playwright-core";
-import { POINTS, SAMPLE, bits, buildAll, type Built } from "./fixture.ts";
+import { compile } from "../../compiler/index.ts";
+import { diskCache } from "../../compiler/cli/cache.ts";
+import { buildCompiler } from "../../scripts/build.mjs";
+import { POINTS, SAMPLE, bits, buildAll, root, type Built } from "./fixture.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
@@ -39,6 +45,24 @@ beforeAll(async () => {
     window.result = { error: String(e && e.stack || e) };
   }
 </script>`);
+  // The compiler page: dist/compiler.js bundled for a browser with the Node-only modules external.
+  await buildCompiler(join(built.dir, "compiler.js"));
+  writeFileSync(join(built.dir, "compile-app.js"), `import { compile } from "./compiler.js";\nwindow.compileFlow = compile;\n`);
+  await build({
+    entryPoints: [join(built.dir, "compile-app.js")],
+    outfile: join(built.dir, "compile-app.bundle.js"),
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    external: ["fs", "module", "path", "url", "node:*"],
+    nodePaths: [join(root, "node_modules")],
+    logLevel: "error",
+  });
+  writeFileSync(join(built.dir, "compile.html"), `<!doctype html>
+<meta charset="utf-8">
+<title>flowc compiler in a browser</title>
+<link rel="icon" href="data:,">
+<script type="module" src="./compile-app.bundle.js"></script>`);
   server = createServer((req, res) => {
     const path = normalize(join(built.dir, new URL(req.url ?? "/", "http://x").pathname.replace(/^\/$/, "/index.html")));
     if (!path.startsWith(built.dir)) return res.writeHead(403).end();
@@ -83,4 +107,23 @@ describe("headless Chromium", () => {
       expect(bits(result[how].logProb)).toEqual(bits(built.expected.logProb));
     }
   });
+
+  it("the compiler bundled for a browser compiles moons.flow in the page to the same bytes as Node", async () => {
+    const source = readFileSync(join(root, "spec-examples/moons.flow"), "utf8");
+    const page = await context!.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (e) => problems.push(String(e)));
+    await page.goto(`${url}compile.html`);
+    await page.waitForFunction(() => typeof (window as unknown as { compileFlow?: unknown }).compileFlow === "function", undefined, { timeout: 60_000 });
+    const inPage = await page.evaluate(async (src) => {
+      const compileFlow = (window as unknown as { compileFlow: typeof compile }).compileFlow;
+      const r = await compileFlow(src, { filename: "moons.flow" });
+      return { wasm: r.wasm ? Array.from(r.wasm) : null, diagnostics: r.diagnostics.map((d) => d.code) };
+    }, source);
+    expect(problems).toEqual([]);
+    expect(inPage.diagnostics).toEqual([]);
+    const inNode = await compile(source, { filename: "moons.flow", cache: diskCache() });
+    expect(inPage.wasm).not.toBeNull();
+    expect(Buffer.from(inPage.wasm!).equals(Buffer.from(inNode.wasm!))).toBe(true);
+  }, 300_000);
 });
