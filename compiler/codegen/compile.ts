@@ -19,15 +19,21 @@ import { appendCustomSection } from "./wasm-sections.ts";
 import type { Manifest } from "../../runtime-wasm/host/manifest.ts";
 import { buildManifest } from "./manifest.ts";
 import { MANIFEST_SECTION } from "../../runtime-wasm/host/manifest.ts";
+import { withRelaxedBuild } from "./relaxed.ts";
 
 export interface CompileOptions {
   filename?: string;
   precision?: "f32" | "f64";
   /** Rows per chunk; chosen from the workspace size when absent. */
   chunk?: number;
+  /** Training memory flat in depth: the backward rebuilds each layer's input with its inverse
+   *  instead of keeping every activation (ARCHITECTURE.md, "Recompute"). */
+  recompute?: boolean;
   /** A cache of compiled kernels. The key hashes the generated AssemblyScript, the runtime
    *  library and the asc flags, so a cached module is never stale, whatever changed. */
   cache?: ModuleCache;
+  /** Also build a relaxed-SIMD variant, embedded in the module and chosen at load where the runtime has relaxed SIMD. */
+  relaxedSimd?: boolean;
 }
 
 export interface ModuleCache {
@@ -51,12 +57,16 @@ export async function compileIR(ir: IRFlow, opts: CompileOptions = {}): Promise<
   const filename = opts.filename ?? ir.filename;
   let gen;
   try {
-    gen = generateModule(ir, registry, { precision, chunk: opts.chunk });
+    gen = generateModule(ir, registry, { precision, chunk: opts.chunk, recompute: opts.recompute });
   } catch (e) {
     return { wasm: null, manifest: null, diagnostics: [diag("FLOW500", { detail: (e as Error).message }, undefined, { filename })] };
   }
   if (gen.missing.length) {
     const diagnostics = gen.missing.map((m) => diag("FLOW501", { layer: m.kind }, m.index >= 0 ? ir.layers[m.index].span : ir.base.span, { filename }));
+    return { wasm: null, manifest: null, diagnostics, assemblyScript: gen.source };
+  }
+  if (gen.refused.length) {
+    const diagnostics = gen.refused.map((r) => diag("FLOW504", { layer: ir.layers[r.index].text, direction: r.direction, how: r.kind }, ir.layers[r.index].span, { filename }));
     return { wasm: null, manifest: null, diagnostics, assemblyScript: gen.source };
   }
   const key = opts.cache ? cacheKey(gen.source, precision) : "";
@@ -71,22 +81,21 @@ export async function compileIR(ir: IRFlow, opts: CompileOptions = {}): Promise<
   const dom = first ? registry.layers[first.kind]?.domain?.(first.opts) : undefined;
   if (dom) manifest.inputDomain = { ...dom, layer: first.text };
   manifest.layers.forEach((l, i) => {
-    l.dataInit = /\S/.test(layerInitBody(ir, i, gen.source));
-    l.bwdInv = !new RegExp(`function L${i}_bwdinv\\([^)]*\\): void \\{\\n  unreachable\\(\\);\\n\\}`).test(gen.source);
+    l.dataInit = gen.dataInit[i];
+    l.bwdInv = gen.bwdInv[i];
   });
-  const wasm = appendCustomSection(res.wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
+  let wasm = appendCustomSection(res.wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
+  if (opts.relaxedSimd) {
+    const relaxed = await withRelaxedBuild(wasm, gen.source, precision);
+    if (!relaxed.wasm) return { wasm: null, manifest: null, diagnostics: [diag("FLOW502", { detail: relaxed.errors.slice(0, 4000) }, undefined, { filename })], assemblyScript: gen.source };
+    wasm = relaxed.wasm;
+  }
   return { wasm, manifest, diagnostics: [], assemblyScript: gen.source };
 }
 
 function cacheKey(source: string, precision: string): string {
   const lib = Object.entries(runtimeLibrary()).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, t]) => `${n}\n${t}`).join("\n");
   return sha256(new TextEncoder().encode([FLOWC_VERSION, precision, ASC_FLAGS.join(" "), source, lib].join("\n\u0000")));
-}
-
-/** Whether layer i emitted a non-empty data-dependent init body. */
-function layerInitBody(ir: IRFlow, i: number, source: string): string {
-  const m = source.match(new RegExp(`function L${i}_init\\([^)]*\\): void \\{\\n([\\s\\S]*?)\\n\\}`));
-  return m ? m[1] : "";
 }
 
 /** Check and compile a spec. Never throws. */

@@ -8,7 +8,11 @@ import { FLOWC_VERSION } from "../version.ts";
 
 export const EXPORTS = ["heap_base", "chunk_size", "seed", "forward", "inverse", "log_prob", "sample", "backward", "train_chunk", "data_init", "project", "layer_fwd", "layer_inv", "layer_bwd", "layer_bwd_inv", "backward_inv", "adam", "grad_sqnorm", "scale", "first_nonfinite", "zero_buf"];
 
-export function buildManifest(ir: IRFlow, precision: "f32" | "f64", gen: { chunk: number; workspaceBytes: number; wsZ: number; wsGZ: number; layers: { index: number; act: number }[] }): Manifest {
+/** The manifest as the compiler writes it: `recompute` says the module's backward walks rebuild
+ *  activations with the inverse (its layers' `act` offsets then name two shared ping-pong buffers). */
+export type CompiledManifest = Manifest & { recompute: boolean };
+
+export function buildManifest(ir: IRFlow, precision: "f32" | "f64", gen: { chunk: number; workspaceBytes: number; wsZ: number; wsGZ: number; layers: { index: number; act: number }[]; recompute?: boolean }): CompiledManifest {
   const layerOf = new Map<string, number>();
   for (const l of ir.layers) for (const p of l.params) layerOf.set(p.name, l.index);
   const all = [...ir.layers.flatMap((l) => l.params), ...ir.base.params].sort((a, b) => a.offset - b.offset);
@@ -27,6 +31,7 @@ export function buildManifest(ir: IRFlow, precision: "f32" | "f64", gen: { chunk
     latentLayout: ir.latentLayout,
     chunk: gen.chunk,
     workspaceBytes: gen.workspaceBytes,
+    recompute: !!gen.recompute,
     workspace: { z: gen.wsZ, gz: gen.wsGZ },
     paramCount: ir.paramCount,
     trainableCount: ir.trainableCount,

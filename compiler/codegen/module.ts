@@ -18,6 +18,8 @@ export interface GenOptions {
   precision: "f32" | "f64";
   /** Rows per chunk; default chosen from the workspace size. */
   chunk?: number;
+  /** Keep no per-layer activations: the backward rebuilds them with the inverse (ARCHITECTURE.md). */
+  recompute?: boolean;
 }
 
 export interface LayerPlan {
@@ -36,6 +38,14 @@ export interface GeneratedModule {
   wsGZ: number;
   /** Layer kinds without kernels (the module cannot be built). */
   missing: { index: number; kind: string }[];
+  /** Distinct layer bodies emitted (layers with equal code share one). */
+  bodies: number;
+  /** Per layer: has a data-dependent init; has a backward of the inverse. */
+  dataInit: boolean[];
+  bwdInv: boolean[];
+  recompute: boolean;
+  /** In recompute mode, layers whose direction is not closed-form (the module cannot be built). */
+  refused: { index: number; direction: string; kind: string }[];
 }
 
 const prod = (s: Shape) => s.reduce((a, b) => a * b, 1);
@@ -85,9 +95,23 @@ interface Emitted {
   wsGZ: number;
   layers: LayerPlan[];
   missing: { index: number; kind: string }[];
+  bodies: number;
+  dataInit: boolean[];
+  bwdInv: boolean[];
 }
 
-function emitAll(ir: IRFlow, reg: Registry, precision: "f32" | "f64", chunk: number): Emitted {
+/** What one layer body's emission collected: its slots (relative to the layer's slot base), uids and helpers. */
+interface BodyState {
+  slots: Map<string, number>;
+  slotBytes: number;
+  uids: number;
+  helpers: string[];
+}
+
+/** Marks a body-local uid until the body's number is known (never appears in real code). */
+const UID_MARK = "\u0001";
+
+function emitAll(ir: IRFlow, reg: Registry, precision: "f32" | "f64", chunk: number, recompute: boolean): Emitted {
   const sz = precision === "f32" ? 4 : 8;
   const shift = precision === "f32" ? 2 : 3;
   let ws = 64; // RNG state and scratch scalars
@@ -100,7 +124,10 @@ function emitAll(ir: IRFlow, reg: Registry, precision: "f32" | "f64", chunk: num
   const latent = ir.latentSize;
   const sizes = ir.layers.map((l) => prod(l.outShape));
   const maxSize = Math.max(ir.eventSize, ...sizes);
-  const acts = sizes.map((s) => reserve(chunk * s * sz));
+  // Recompute mode keeps two ping-pong activation buffers instead of one per layer: the
+  // backward walk rebuilds each layer's input from its output with the inverse.
+  const ping = recompute ? [reserve(chunk * maxSize * sz), reserve(chunk * maxSize * sz)] : [];
+  const acts = recompute ? sizes.map((_, i) => ping[i % 2]) : sizes.map((s) => reserve(chunk * s * sz));
   const Z = reserve(chunk * latent * sz);
   const LD = reserve(chunk * sz);
   const LP = reserve(chunk * sz);
@@ -108,13 +135,24 @@ function emitAll(ir: IRFlow, reg: Registry, precision: "f32" | "f64", chunk: num
   const GA = reserve(chunk * maxSize * sz);
   const GB = reserve(chunk * maxSize * sz);
   const GX = reserve(chunk * ir.eventSize * sz);
+  // Recompute mode: a scratch log-det row for the walk's re-runs, and the 16-byte RNG state
+  // before each layer's forward, so a re-run forward draws the same numbers (dequantize).
+  const LD2 = recompute ? reserve(chunk * sz) : 0;
+  const RNGSAVE = recompute ? reserve(16) : 0;
+  const SNAP = recompute ? reserve(16 * L) : 0;
 
-  const helpers: string[] = [];
   const missing: { index: number; kind: string }[] = [];
-  let uidCounter = 0;
-  const slots = new Map<string, number>();
+  const baseHelpers: string[] = [];
+  let baseUid = 0;
 
-  const makeCtx = (layer: IRLayer | null, paramOf: (name: string) => number, idx: number, extra: Partial<EmitCtx> = {}): EmitCtx => {
+  /**
+   * Layer code addresses parameters, gradients and slots relative to per-layer bases held in
+   * module globals (`__pt` trainable parameters, `__pb` buffers, `__sb` slots; bytes), set by
+   * the layer's wrapper before it calls the shared body. Bodies of layers with the same kind,
+   * options and shapes are then textually identical and are emitted once. The base
+   * distribution is emitted once anyway and uses absolute offsets.
+   */
+  const makeCtx = (layer: IRLayer | null, paramOf: (name: string) => string, gradOf: (name: string) => string, idx: number, body: BodyState | null, extra: Partial<EmitCtx> = {}): EmitCtx => {
     const ctx: EmitCtx = {
       precision,
       sz,
@@ -128,24 +166,30 @@ function emitAll(ir: IRFlow, reg: Registry, precision: "f32" | "f64", chunk: num
       chunk,
       latentOffset: idx >= 0 ? ir.latentLayout.find((part) => part.layer === idx)?.offset : undefined,
       latentSize: latent,
-      p: (name) => `(P + ${paramOf(name) * sz})`,
-      g: (name) => `(G + ${paramOf(name) * sz})`,
+      p: paramOf,
+      g: gradOf,
       slot: (name, perRow, fixed = 0) => {
-        const key = `${idx}:${name}`;
-        let at = slots.get(key);
-        if (at === undefined) {
-          at = reserve((chunk * perRow + fixed) * sz);
-          slots.set(key, at);
+        if (!body) {
+          const key = `base:${name}`;
+          let at = baseSlots.get(key);
+          if (at === undefined) baseSlots.set(key, (at = reserve((chunk * perRow + fixed) * sz)));
+          return `(ws + ${at})`;
         }
-        return `(ws + ${at})`;
+        let at = body.slots.get(name);
+        if (at === undefined) {
+          at = body.slotBytes;
+          body.slotBytes = at + align((chunk * perRow + fixed) * sz);
+          body.slots.set(name, at);
+        }
+        return `(ws + __sb + ${at})`;
       },
-      uid: (prefix) => `${prefix}_${idx < 0 ? "b" : idx}_${uidCounter++}`,
-      helper: (code) => { helpers.push(code); },
+      uid: (prefix) => (body ? `${prefix}_${UID_MARK}${body.uids++}` : `${prefix}_b_${baseUid++}`),
+      helper: (code) => { (body ? body.helpers : baseHelpers).push(code); },
       lit: floatLit,
       net: (config: NetConfig, inDim: number | Shape, outDim: number | Shape, prefix = "net"): NetCode => {
         const kind = reg.nets[config.kind];
         if (!kind?.emit) throw new Error(`conditioner net '${config.kind}' has no kernels`);
-        const sub = makeCtx(layer, (name) => paramOf(`${prefix}.${name}`), idx, {});
+        const sub = makeCtx(layer, (name) => paramOf(`${prefix}.${name}`), (name) => gradOf(`${prefix}.${name}`), idx, body, {});
         // slots of the net are namespaced by prefix so two nets in one layer don't collide
         const subCtx: EmitCtx = { ...sub, slot: (name, perRow, fixed) => ctx.slot(`${prefix}.${name}`, perRow, fixed) };
         return kind.emit(subCtx, inDim, outDim, config.opts, prefix);
@@ -154,52 +198,97 @@ function emitAll(ir: IRFlow, reg: Registry, precision: "f32" | "f64", chunk: num
     };
     return ctx;
   };
+  const baseSlots = new Map<string, number>();
 
-  const fns: string[] = [];
-  const codes: (LayerCode | null)[] = [];
+  /** Distinct bodies by their text; `code` has uids still marked. */
+  const bodyIds = new Map<string, number>();
+  const bodyList: { code: LayerCode; helpers: string[]; slotBytes: number }[] = [];
+  /** Per layer: body number and bases (bytes). */
+  const plan: ({ body: number; pt: number; pb: number } | null)[] = [];
   for (const layer of ir.layers) {
     const kind = reg.layers[layer.kind];
     if (!kind?.emit) {
       missing.push({ index: layer.index, kind: layer.kind });
-      codes.push(null);
+      plan.push(null);
       continue;
     }
-    const byLocal = new Map(layer.params.map((p) => [p.local, p.offset]));
-    const paramOf = (name: string) => {
-      const o = byLocal.get(name);
-      if (o === undefined) throw new Error(`layer ${layer.index} (${layer.kind}) has no parameter '${name}'`);
-      return o;
+    const trainable = layer.params.filter((p) => p.trainable);
+    const buffers = layer.params.filter((p) => !p.trainable);
+    const pt = trainable.length ? Math.min(...trainable.map((p) => p.offset)) : 0;
+    const pb = buffers.length ? Math.min(...buffers.map((p) => p.offset)) : 0;
+    const byLocal = new Map(layer.params.map((p) => [p.local, p]));
+    const rel = (name: string, buf: string) => {
+      const p = byLocal.get(name);
+      if (!p) throw new Error(`layer ${layer.index} (${layer.kind}) has no parameter '${name}'`);
+      return p.trainable ? `(${buf} + __pt + ${(p.offset - pt) * sz})` : `(${buf} + __pb + ${(p.offset - pb) * sz})`;
     };
-    const code = kind.emit(makeCtx(layer, paramOf, layer.index));
+    const body: BodyState = { slots: new Map(), slotBytes: 0, uids: 0, helpers: [] };
+    const code = kind.emit(makeCtx(layer, (n) => rel(n, "P"), (n) => rel(n, "G"), layer.index, body));
     if (!code) {
       missing.push({ index: layer.index, kind: layer.text });
-      codes.push(null);
+      plan.push(null);
       continue;
     }
-    codes.push(code);
-    const i = layer.index;
+    const key = JSON.stringify([code.fwd, code.inv, code.bwd, code.bwdInv ?? null, code.init ?? "", code.project ?? "", body.helpers, body.slotBytes]);
+    let id = bodyIds.get(key);
+    if (id === undefined) {
+      id = bodyList.length;
+      bodyIds.set(key, id);
+      bodyList.push({ code, helpers: body.helpers, slotBytes: body.slotBytes });
+    }
+    plan.push({ body: id, pt: pt * sz, pb: pb * sz });
+  }
+  // Slot regions: one per layer, or in recompute mode one shared region (only one layer's
+  // scratch is live at a time there, since the backward walk re-runs each layer's forward).
+  const shared = recompute ? reserve(Math.max(0, ...bodyList.map((b) => b.slotBytes))) : 0;
+  const slotBase = plan.map((p) => (p === null ? 0 : recompute ? shared : reserve(bodyList[p.body].slotBytes)));
+
+  const named = (s: string, b: number) => s.split(UID_MARK).join(`u${b}_`);
+  const helpers: string[] = [];
+  const fns: string[] = [];
+  bodyList.forEach(({ code, helpers: hs }, b) => {
+    helpers.push(...hs.map((h) => named(h, b)));
+    fns.push(
+      `// body ${b}: layers ${plan.flatMap((p, i) => (p?.body === b ? [i] : [])).join(", ")}`,
+      `function B${b}_fwd(P: usize, ws: usize, x: usize, y: usize, ld: usize, n: i32, zl: usize, cx: usize): void {\n${named(code.fwd, b)}\n}`,
+      `function B${b}_inv(P: usize, ws: usize, y: usize, x: usize, ld: usize, n: i32, zl: usize, cx: usize): void {\n${named(code.inv, b)}\n}`,
+      `function B${b}_bwd(P: usize, G: usize, ws: usize, x: usize, y: usize, gy: usize, gx: usize, gld: F, n: i32, zl: usize, gzl: usize, cx: usize): void {\n${named(code.bwd, b)}\n}`,
+      `function B${b}_bwdinv(P: usize, G: usize, ws: usize, y: usize, x: usize, gx: usize, gy: usize, gld: F, n: i32, zl: usize, gzl: usize, cx: usize): void {\n${code.bwdInv === undefined ? "  unreachable();" : named(code.bwdInv, b)}\n}`,
+      `function B${b}_init(P: usize, ws: usize, x: usize, n: i32, cx: usize): void {\n${named(code.init ?? "", b)}\n}`,
+      `function B${b}_project(P: usize): void {\n${named(code.project ?? "", b)}\n}`,
+    );
+  });
+  // Per-layer wrappers: set the layer's bases, call its body (Binaryen inlines them).
+  ir.layers.forEach((layer, i) => {
+    const p = plan[i];
+    if (!p) return;
+    const set = `__pt = ${p.pt}; __pb = ${p.pb}; __sb = ${slotBase[i]};`;
+    const b = p.body;
     fns.push(
       `// layer ${i}: ${commentText(layer.text)}`,
-      `function L${i}_fwd(P: usize, ws: usize, x: usize, y: usize, ld: usize, n: i32, zl: usize, cx: usize): void {\n${code.fwd}\n}`,
-      `function L${i}_inv(P: usize, ws: usize, y: usize, x: usize, ld: usize, n: i32, zl: usize, cx: usize): void {\n${code.inv}\n}`,
-      `function L${i}_bwd(P: usize, G: usize, ws: usize, x: usize, y: usize, gy: usize, gx: usize, gld: F, n: i32, zl: usize, gzl: usize, cx: usize): void {\n${code.bwd}\n}`,
-      `function L${i}_bwdinv(P: usize, G: usize, ws: usize, y: usize, x: usize, gx: usize, gy: usize, gld: F, n: i32, zl: usize, gzl: usize, cx: usize): void {\n${code.bwdInv ?? "  unreachable();"}\n}`,
-      `function L${i}_init(P: usize, ws: usize, x: usize, n: i32, cx: usize): void {\n${code.init ?? ""}\n}`,
-      `function L${i}_project(P: usize): void {\n${code.project ?? ""}\n}`,
+      `function L${i}_fwd(P: usize, ws: usize, x: usize, y: usize, ld: usize, n: i32, zl: usize, cx: usize): void { ${set} B${b}_fwd(P, ws, x, y, ld, n, zl, cx); }`,
+      `function L${i}_inv(P: usize, ws: usize, y: usize, x: usize, ld: usize, n: i32, zl: usize, cx: usize): void { ${set} B${b}_inv(P, ws, y, x, ld, n, zl, cx); }`,
+      `function L${i}_bwd(P: usize, G: usize, ws: usize, x: usize, y: usize, gy: usize, gx: usize, gld: F, n: i32, zl: usize, gzl: usize, cx: usize): void { ${set} B${b}_bwd(P, G, ws, x, y, gy, gx, gld, n, zl, gzl, cx); }`,
+      `function L${i}_bwdinv(P: usize, G: usize, ws: usize, y: usize, x: usize, gx: usize, gy: usize, gld: F, n: i32, zl: usize, gzl: usize, cx: usize): void { ${set} B${b}_bwdinv(P, G, ws, y, x, gx, gy, gld, n, zl, gzl, cx); }`,
+      `function L${i}_init(P: usize, ws: usize, x: usize, n: i32, cx: usize): void { ${set} B${b}_init(P, ws, x, n, cx); }`,
+      `function L${i}_project(P: usize): void { ${set} B${b}_project(P); }`,
     );
-  }
+  });
+  const dataInit = plan.map((p) => (p ? /\S/.test(bodyList[p.body].code.init ?? "") : false));
+  const bwdInv = plan.map((p) => (p ? bodyList[p.body].code.bwdInv !== undefined : false));
+  const hasSlots = plan.map((p) => (p ? bodyList[p.body].slotBytes > 0 : false));
 
   const baseKind = reg.bases[ir.base.kind];
   let baseCode = { logp: "", grad: "", sample: "" };
   if (!baseKind?.emit) missing.push({ index: -1, kind: `base ${ir.base.kind}` });
   else {
     const byLocal = new Map(ir.base.params.map((p) => [p.local, p.offset]));
-    const paramOf = (name: string) => {
+    const offsetOf = (name: string) => {
       const o = byLocal.get(name);
       if (o === undefined) throw new Error(`base has no parameter '${name}'`);
-      return o;
+      return o * sz;
     };
-    baseCode = baseKind.emit(makeCtx({ opts: ir.base.opts } as IRLayer, paramOf, -1, { opts: ir.base.opts, inShape: ir.finalShape, outShape: ir.finalShape }), prod(ir.finalShape));
+    baseCode = baseKind.emit(makeCtx({ opts: ir.base.opts } as IRLayer, (n) => `(P + ${offsetOf(n)})`, (n) => `(G + ${offsetOf(n)})`, -1, null, { opts: ir.base.opts, inShape: ir.finalShape, outShape: ir.finalShape }), prod(ir.finalShape));
   }
 
   const inOf = (i: number, x: string) => (i === 0 ? x : `(ws + ${acts[i - 1]})`);
@@ -255,20 +344,46 @@ ${eachSplit((off, size) => `    for (let j = 0; j < ${size}; j++) stf(z, r * ${l
           ? `copy(${z} + ((<usize>r * ${latent} + ${finalPart.offset}) << ${shift}), ${src} + ((<usize>r * ${finalSize}) << ${shift}), ${finalSize});`
           : `copy(${src} + ((<usize>r * ${finalSize}) << ${shift}), ${z} + ((<usize>r * ${latent} + ${finalPart.offset}) << ${shift}), ${finalSize});`} }`;
 
-  const fwdCalls = ir.layers.map((l, i) => `  L${i}_fwd(P, ws, ${inOf(i, "x")}, ${outOf(i)}, ld, n, z, cx);`).join("\n");
+  // Recompute mode saves the RNG state before each layer's forward (snapshot i), so that the
+  // backward walk's re-run of that forward draws exactly the same numbers.
+  const snap = (i: number) => (recompute ? `  ws_copy16(ws + ${SNAP + 16 * i}, ws);\n` : "");
+  const fwdCalls = ir.layers.map((l, i) => `${snap(i)}  L${i}_fwd(P, ws, ${inOf(i, "x")}, ${outOf(i)}, ld, n, z, cx);`).join("\n");
   const initCalls = ir.layers.map((l, i) => `  L${i}_init(P, ws, ${inOf(i, "x")}, n, cx);\n  L${i}_fwd(P, ws, ${inOf(i, "x")}, ${outOf(i)}, ld, n, z, cx);`).join("\n");
   const invCalls = ir.layers.map((l, i) => i).reverse().map((i) => `  L${i}_inv(P, ws, ${outOf(i)}, ${inOf(i, "x")}, ld, n, z, cx);`).join("\n");
-  const bwdCalls: string[] = [];
+  const LD2e = `(ws + ${LD2})`;
+  const bwdCalls: string[] = recompute ? [`  zero(${LD2e}, n);`] : [];
   for (let i = L - 1; i >= 0; i--) {
     const gy = (L - 1 - i) % 2 === 0 ? `(ws + ${GA})` : `(ws + ${GB})`;
     const gxb = i === 0 ? "gx" : (L - 1 - i) % 2 === 0 ? `(ws + ${GB})` : `(ws + ${GA})`;
+    if (recompute) {
+      // x_i = f_i⁻¹(y_i) into the other ping-pong buffer (layer 0's input is the data itself),
+      // then f_i(x_i) again with the forward's RNG state to refill the layer's slots for bwd.
+      // The re-run writes its y over y_i, which the walk no longer needs after bwd_i.
+      if (i > 0) bwdCalls.push(`  L${i}_inv(P, ws, ${outOf(i)}, ${inOf(i, "x")}, ${LD2e}, n, z, cx);`);
+      if (hasSlots[i]) {
+        bwdCalls.push(`  ws_copy16(ws + ${RNGSAVE}, ws); ws_copy16(ws, ws + ${SNAP + 16 * i});`);
+        bwdCalls.push(`  L${i}_fwd(P, ws, ${inOf(i, "x")}, ${outOf(i)}, ${LD2e}, n, z, cx);`);
+        bwdCalls.push(`  ws_copy16(ws, ws + ${RNGSAVE});`);
+      }
+    }
     bwdCalls.push(`  L${i}_bwd(P, G, ws, ${inOf(i, "x")}, ${outOf(i)}, ${gy}, ${gxb}, <F>gld, n, z, gz, cx);`);
   }
   // Backward of the inverse (latent → data) direction, walked from the data side to the latent.
-  const bwdInvCalls: string[] = [];
+  const bwdInvCalls: string[] = recompute ? [`  zero(${LD2e}, n);`] : [];
   for (let i = 0; i < L; i++) {
     const gIn = i === 0 ? "gx" : i % 2 === 1 ? `(ws + ${GA})` : `(ws + ${GB})`;
     const gOut = i % 2 === 0 ? `(ws + ${GA})` : `(ws + ${GB})`;
+    if (recompute) {
+      // After `inverse`, the ping-pong buffers still hold y_0 and y_1; from layer 2 on, y_i is
+      // rebuilt from x_i with the forward (RNG state kept). Then the inverse runs again on y_i
+      // to refill the slots bwdInv reads (for i ≤ 1 it reproduces x_i exactly).
+      if (i >= 2) {
+        bwdInvCalls.push(`  ws_copy16(ws + ${RNGSAVE}, ws);`);
+        bwdInvCalls.push(`  L${i}_fwd(P, ws, ${inOf(i, "x")}, ${outOf(i)}, ${LD2e}, n, z, cx);`);
+        bwdInvCalls.push(`  ws_copy16(ws, ws + ${RNGSAVE});`);
+      }
+      if (hasSlots[i]) bwdInvCalls.push(`  L${i}_inv(P, ws, ${outOf(i)}, ${inOf(i, "x")}, ${LD2e}, n, z, cx);`);
+    }
     bwdInvCalls.push(`  L${i}_bwdinv(P, G, ws, ${outOf(i)}, ${inOf(i, "x")}, ${gIn}, ${gOut}, <F>gld, n, z, gz, cx);`);
   }
   const lastG = L % 2 === 1 ? `(ws + ${GA})` : `(ws + ${GB})`;
@@ -283,7 +398,13 @@ ${libraryImports()}
 const CHUNK: i32 = ${chunk};
 const LATENT: i32 = ${latent};
 
-${helpers.join("\n\n")}
+/** Bases of the running layer's parameters (trainable, buffers) and slots, in bytes: set by L<i>_* wrappers. */
+let __pt: usize = 0;
+let __pb: usize = 0;
+let __sb: usize = 0;
+@inline function ws_copy16(dst: usize, src: usize): void { store<u64>(dst, load<u64>(src)); store<u64>(dst, load<u64>(src, 8), 8); }
+
+${[...helpers, ...baseHelpers].join("\n\n")}
 
 ${fns.join("\n")}
 
@@ -389,22 +510,45 @@ export function first_nonfinite(p: usize, count: i32): i32 { return lib_first_no
 export function zero_buf(p: usize, count: i32): void { zero(p, count); }
 export function add_buf(dst: usize, src: usize, count: i32): void { net_add(dst, src, count); }
 `;
-  return { code: main, wsBytes: align(ws), wsZ: Z, wsGZ: GZ, layers: acts.map((act, index) => ({ index, act })), missing };
+  return { code: main, wsBytes: align(ws), wsZ: Z, wsGZ: GZ, layers: acts.map((act, index) => ({ index, act })), missing, bodies: bodyList.length, dataInit, bwdInv };
 }
 
 /** Generate the module's AssemblyScript for a checked flow. */
 export function generateModule(ir: IRFlow, reg: Registry, opts: GenOptions): GeneratedModule {
+  const recompute = !!opts.recompute;
+  const refused = recompute ? recomputeRefusals(ir) : [];
   let chunk = opts.chunk;
   if (!chunk) {
     // Measure the per-row workspace with two trial chunk sizes, then fit the budget.
-    const a = emitAll(ir, reg, opts.precision, 8).wsBytes;
-    const b = emitAll(ir, reg, opts.precision, 16).wsBytes;
+    const a = emitAll(ir, reg, opts.precision, 8, recompute).wsBytes;
+    const b = emitAll(ir, reg, opts.precision, 16, recompute).wsBytes;
     const perRow = Math.max(1, (b - a) / 8);
     const fixed = Math.max(0, a - 8 * perRow);
     chunk = Math.floor((WS_BUDGET - fixed) / perRow);
     chunk = Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, chunk));
     if (chunk >= 8) chunk -= chunk % 8;
   }
-  const e = emitAll(ir, reg, opts.precision, chunk);
-  return { source: e.code, chunk, workspaceBytes: e.wsBytes, wsZ: e.wsZ, wsGZ: e.wsGZ, layers: e.layers, missing: e.missing };
+  const e = emitAll(ir, reg, opts.precision, chunk, recompute);
+  return {
+    source: e.code, chunk, workspaceBytes: e.wsBytes, wsZ: e.wsZ, wsGZ: e.wsGZ, layers: e.layers, missing: e.missing,
+    bodies: e.bodies, dataInit: e.dataInit, bwdInv: e.bwdInv, recompute, refused,
+  };
+}
+
+/** Layers the recompute walk cannot handle: it needs both directions of every layer in closed
+ *  form (the backward rebuilds inputs with the inverse, the backward of the inverse rebuilds
+ *  outputs with the forward). Iterative or missing directions are refused rather than silently
+ *  stored, so `--recompute` always means memory flat in depth. */
+function recomputeRefusals(ir: IRFlow): { index: number; direction: string; kind: string }[] {
+  const out: { index: number; direction: string; kind: string }[] = [];
+  for (const l of ir.layers) {
+    for (const dir of ["inverse", "forward"] as const) {
+      const side = l.direction[dir];
+      if (side.kind !== "analytic") {
+        out.push({ index: l.index, direction: dir, kind: side.kind === "none" ? "unavailable" : side.kind });
+        break;
+      }
+    }
+  }
+  return out;
 }
