@@ -1,14 +1,26 @@
 #!/usr/bin/env node
 // @fileoverview The `flowc` command. In a checkout it runs the TypeScript sources
 // through tsx (no build step, never a stale dist/); the published package has no
-// sources and runs the bundled CLI in dist/cli/.
+// sources (and no tsx) and runs the bundled CLI in dist/cli/.
 import { existsSync } from "node:fs";
 
 const sources = new URL("../compiler/cli/main.ts", import.meta.url);
-if (existsSync(sources)) {
-  const { register } = await import("tsx/esm/api");
-  register();
+const bundled = new URL("../dist/cli/main.js", import.meta.url);
+
+async function tsx() {
+  try {
+    return await import("tsx/esm/api");
+  } catch (e) {
+    // A checkout installed without dev dependencies can still run a built dist/.
+    if (e?.code === "ERR_MODULE_NOT_FOUND" && existsSync(bundled)) return null;
+    throw e;
+  }
+}
+
+const loader = existsSync(sources) ? await tsx() : null;
+if (loader) {
+  loader.register();
   await import(sources.href);
 } else {
-  await import("../dist/cli/main.js");
+  await import(bundled.href);
 }

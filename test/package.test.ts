@@ -76,7 +76,7 @@ describe("npm package", () => {
     const nums = r.stdout.match(/-?\d+\.\d+/g)!.map(Number);
     expect(nums.length).toBeGreaterThan(4);
     expect(nums.every(Number.isFinite)).toBe(true);
-  });
+  }, 300_000);
 
   it("`npx flowc` works from the package: check, train, bundle, compile --weights, and the bundles load with flowc/runtime", () => {
     const ok = run("npx", ["--no-install", "flowc", "check", "moons.flow"], { cwd: project });
@@ -107,7 +107,7 @@ describe("npm package", () => {
     expect(lp.every(Number.isFinite)).toBe(true);
     // Both ways of making a bundle carry the same trained weights.
     expect(lp2).toEqual(lp);
-  });
+  }, 300_000);
 
   it("the shipped Worker example bundles against the installed flowc/runtime and serves the bundle in workerd", async () => {
     const dir = join(project, "worker");
