@@ -20,12 +20,13 @@ export function register(program: Command): void {
     .option("--chunk <rows>", "rows per kernel call (default: fitted to a 48 MiB workspace)")
     .option("--emit-as <file>", "also write the generated AssemblyScript")
     .option("--weights <file>", "bundle these trained weights (safetensors) into the module")
-    .action(async (spec: string, o: { out: string; precision: string; chunk?: string; emitAs?: string; weights?: string }) => {
+    .option("--relaxed-simd", "also embed a relaxed-SIMD build (fused multiply-add), used where the runtime supports relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)")
+    .action(async (spec: string, o: { out: string; precision: string; chunk?: string; emitAs?: string; weights?: string; relaxedSimd?: boolean }) => {
       try {
         if (o.precision !== "f32" && o.precision !== "f64") fail(`--precision must be f32 or f64, got ${o.precision}`);
         const chunk = o.chunk ? parseInteger(o.chunk, "--chunk", 1) : undefined;
         const t0 = performance.now();
-        const compiled = await compileSpecFile(spec, { precision: o.precision as "f32" | "f64", chunk });
+        const compiled = await compileSpecFile(spec, { precision: o.precision as "f32" | "f64", chunk, relaxedSimd: o.relaxedSimd });
         const manifest = compiled.manifest;
         const ms = performance.now() - t0;
         const wasm = o.weights ? await bundleModule(compiled.wasm, readInputFile(o.weights)) : compiled.wasm;
