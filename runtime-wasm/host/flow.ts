@@ -13,6 +13,7 @@ import { DEFAULT_MAX_RESULT_BYTES, checkResultSize, memoryLimitError } from "./l
 import { initParams } from "./init.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import { ARG, ARG_COUNT, OP, Pool, chunkSeed, instantiateOn, memoryImport, threadsUnavailable, withSharedMemory, type JobResult } from "./pool.ts";
+import { relaxedVariant } from "./relaxed.ts";
 
 export type FloatArray = Float32Array | Float64Array;
 export type Numbers = ArrayLike<number>;
@@ -126,12 +127,14 @@ async function toModule(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module): Pr
 export async function loadFlow(wasm: Uint8Array | ArrayBuffer | WebAssembly.Module, opts: LoadOptions = {}): Promise<Flow> {
   const threads = opts.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) throw new FlowcInputError("FLOW665", `the threads option must be a positive integer, got ${threads}`);
-  const bytes = wasm instanceof WebAssembly.Module ? null : wasm instanceof Uint8Array ? wasm : new Uint8Array(wasm);
+  const given = wasm instanceof WebAssembly.Module ? null : wasm instanceof Uint8Array ? wasm : new Uint8Array(wasm);
+  // A module built with relaxedSimd carries a second build: take it where the runtime has relaxed SIMD.
+  const bytes = given && (relaxedVariant(given) ?? given);
   // Threads need the memory import declared shared: the same bytes with one flag flipped.
   let why = threads > 1 ? threadsUnavailable() : null;
   const sharedBytes = threads > 1 && !why && bytes ? withSharedMemory(bytes) : null;
   if (threads > 1 && !why && bytes && !sharedBytes) why = "this module has no memory import that can be shared (it was compiled by an older flowc; recompile it)";
-  const module = await toModule(sharedBytes ?? wasm);
+  const module = await toModule(sharedBytes ?? bytes ?? wasm);
   const manifest = readManifest(module);
   const initialPages = bytes ? memoryImport(bytes)?.initial : undefined;
   let inst;
