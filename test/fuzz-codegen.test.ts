@@ -84,7 +84,7 @@ describe("fuzz: safe code generation", () => {
     const r = await compile(source, { filename: `evil\u2028${PAYLOAD}.flow` });
     expect(r.wasm, r.diagnostics.map((d) => d.message).join("\n")).toBeTruthy();
     expectClean(r.assemblyScript!);
-    const names = WebAssembly.Module.exports(new WebAssembly.Module(r.wasm!)).map((e) => e.name);
+    const names = WebAssembly.Module.exports(new WebAssembly.Module(r.wasm! as BufferSource)).map((e) => e.name);
     expect(names).not.toContain("pwned");
     expect(r.assemblyScript!).toContain("\\u2028export function pwned");
   });

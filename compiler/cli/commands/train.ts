@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
 import { loadFlow, NonFiniteError, type Flow } from "../../../runtime-wasm/host/flow.ts";
+import { detectAnomaly } from "../../../runtime-wasm/host/anomaly.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { RUN_FILES, readCheckpoint, writeCheckpoint, type RunInfo } from "../run-dir.ts";
 import { compileSpecFile, fail, parseNumber, parseInteger, loadRowsWithContext, meanNll, describeError } from "../shared.ts";
@@ -41,8 +42,8 @@ interface TrainOptions {
   n?: string;
   precision?: string;
   quiet?: boolean;
+  detectAnomaly?: boolean;
   threads?: string;
-  relaxedSimd?: boolean;
   contextCols?: string;
 }
 
@@ -97,7 +98,7 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
   const precision = (o.precision ?? "f32") as "f32" | "f64";
   if (precision !== "f32" && precision !== "f64") fail(`--precision must be f32 or f64, got ${o.precision}`);
 
-  const { wasm, manifest } = await compileSpecFile(spec, { precision, relaxedSimd: o.relaxedSimd });
+  const { wasm, manifest } = await compileSpecFile(spec, { precision });
   const flow = await loadFlow(wasm, { threads: parseInteger(o.threads ?? "1", "--threads", 1) });
   for (const note of flow.notes) log(o, `note: ${note}`);
   const D = flow.eventSize;
@@ -196,11 +197,18 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
       }
       let loss: number;
       try {
-        loss = trainer.step(m === batch ? buf : buf.subarray(0, m * D), ctxBuf ? (m === batch ? ctxBuf : ctxBuf.subarray(0, m * K)) : undefined);
+        const rowsNow = m === batch ? buf : buf.subarray(0, m * D), ctxNow = ctxBuf ? (m === batch ? ctxBuf : ctxBuf.subarray(0, m * K)) : undefined;
+        // --detect-anomaly: every layer, every direction, before the step changes anything.
+        const anomaly = o.detectAnomaly ? detectAnomaly(flow, rowsNow, { step: s + 1, lr, context: ctxNow }) : null;
+        if (anomaly) {
+          bar?.stop();
+          fail(`${anomaly.message}\nthe last good checkpoint in ${o.out} is kept (step ${Math.floor(s / every) * every})`);
+        }
+        loss = trainer.step(rowsNow, ctxNow);
       } catch (e) {
         if (e instanceof NonFiniteError) {
           bar?.stop();
-          fail(`${e.message}\nthe last good checkpoint in ${o.out} is kept (step ${Math.floor(s / every) * every})`);
+          fail(`${e.message}\nthe last good checkpoint in ${o.out} is kept (step ${Math.floor(s / every) * every})${o.detectAnomaly ? "" : "; --resume with --detect-anomaly checks every layer in every direction to say where"}`);
         }
         throw e;
       }
@@ -279,8 +287,8 @@ export function register(program: Command): void {
     .option("--context-cols <cols>", "conditional flows: the columns of --data that hold the context (0-based indices, negative from the end, ranges a:b, or header names; one column of class labels is one-hot for context [k > 1]); 'label' for a built-in source with classes (moons, 8gaussians, pinwheel, rings, spirals, digits, mnist)")
     .option("--precision <p>", "f32 or f64", "f32")
     .option("--quiet", "no progress output")
+    .option("--detect-anomaly", "check every layer's output in the forward, inverse and backward directions on every step and stop at the first non-finite value, naming step, layer, direction, row and feature (slower)")
     .option("--threads <n>", "threads sharing each batch (data-parallel; reproducible for a given count)", "1")
-    .option("--relaxed-simd", "also build a relaxed-SIMD variant (fused multiply-add) and use it where the runtime supports relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)")
     .action(async (spec: string, o: TrainOptions & { target?: string; anneal?: string; evalSamples?: string }) => {
       try {
         if (o.target !== undefined) {
