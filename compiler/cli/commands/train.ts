@@ -44,6 +44,7 @@ interface TrainOptions {
   quiet?: boolean;
   detectAnomaly?: boolean;
   threads?: string;
+  relaxedSimd?: boolean;
   contextCols?: string;
 }
 
@@ -98,7 +99,7 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
   const precision = (o.precision ?? "f32") as "f32" | "f64";
   if (precision !== "f32" && precision !== "f64") fail(`--precision must be f32 or f64, got ${o.precision}`);
 
-  const { wasm, manifest } = await compileSpecFile(spec, { precision });
+  const { wasm, manifest } = await compileSpecFile(spec, { precision, relaxedSimd: o.relaxedSimd });
   const flow = await loadFlow(wasm, { threads: parseInteger(o.threads ?? "1", "--threads", 1) });
   for (const note of flow.notes) log(o, `note: ${note}`);
   const D = flow.eventSize;
@@ -289,6 +290,7 @@ export function register(program: Command): void {
     .option("--quiet", "no progress output")
     .option("--detect-anomaly", "check every layer's output in the forward, inverse and backward directions on every step and stop at the first non-finite value, naming step, layer, direction, row and feature (slower)")
     .option("--threads <n>", "threads sharing each batch (data-parallel; reproducible for a given count)", "1")
+    .option("--relaxed-simd", "also build a relaxed-SIMD variant (fused multiply-add) and use it where the runtime supports relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)")
     .action(async (spec: string, o: TrainOptions & { target?: string; anneal?: string; evalSamples?: string }) => {
       try {
         if (o.target !== undefined) {
