@@ -115,6 +115,12 @@ function workerSpawner(): Spawn | null {
     URL?: typeof URL;
     process?: { getBuiltinModule?: (id: string) => unknown };
   };
+  // worker_threads first (Node, Deno, Bun): its workers can be unref'ed, so idle ones never keep a process alive.
+  const wt = typeof g.process?.getBuiltinModule === "function" ? (g.process.getBuiltinModule("node:worker_threads") as { Worker?: new (code: string, o: object) => WorkerLike } | undefined) : undefined;
+  if (wt?.Worker) {
+    const W = wt.Worker;
+    return (data) => new W(WORKER_SOURCE, { eval: true, workerData: data });
+  }
   if (typeof g.Worker === "function" && g.Blob && g.URL?.createObjectURL) {
     const W = g.Worker;
     let url: string | null = null;
@@ -124,11 +130,6 @@ function workerSpawner(): Spawn | null {
       w.postMessage(data);
       return w;
     };
-  }
-  const wt = typeof g.process?.getBuiltinModule === "function" ? (g.process.getBuiltinModule("node:worker_threads") as { Worker?: new (code: string, o: object) => WorkerLike } | undefined) : undefined;
-  if (wt?.Worker) {
-    const W = wt.Worker;
-    return (data) => new W(WORKER_SOURCE, { eval: true, workerData: data });
   }
   return null;
 }
