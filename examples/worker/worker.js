@@ -113,8 +113,17 @@ export default {
     const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : null;
     if (!route) return json(404, { error: `no route ${url.pathname}; use GET /sample?n=…&seed=… or POST /logprob` });
     if (request.method !== route.method) return json(405, { error: `${url.pathname} takes ${route.method}` });
+    let flow;
     try {
-      return json(200, await route.run(await getFlow(), request, url));
+      flow = await getFlow();
+    } catch (e) {
+      // A module this runtime refuses (FLOW655: another flowc version) is the server's fault, not the client's.
+      loading = null;
+      console.error(e);
+      return json(500, { error: `the model cannot be loaded: ${e.message}`, code: e.code });
+    }
+    try {
+      return json(200, await route.run(flow, request, url));
     } catch (e) {
       if (e instanceof BadRequest) return json(400, { error: e.message });
       if (e instanceof FlowcInputError) return json(400, { error: e.message, code: e.code });
