@@ -322,7 +322,17 @@ function toChannelsLast(src: usize, dst: usize, C: i32, H: i32, W: i32, p: i32):
   const Wp = W + 2 * p;
   const pixB = <usize>Cp << 2;
   const planeB = <usize>(H * W) << 2;
-  memory.fill(dst, 0, <usize>((H + 2 * p) * Wp) * pixB);
+  // Zero only what no copy writes: the border rows and columns (channel tails are zeroed below).
+  const bandB = <usize>(p * Wp) * pixB;
+  if (p > 0) {
+    zeroRow(dst, <i32>(bandB >> 2));
+    zeroRow(dst + <usize>((H + p) * Wp) * pixB, <i32>(bandB >> 2));
+    for (let h = 0; h < H; h++) {
+      const row = dst + <usize>((h + p) * Wp) * pixB;
+      zeroRow(row, <i32>((<usize>p * pixB) >> 2));
+      zeroRow(row + <usize>(W + p) * pixB, <i32>((<usize>p * pixB) >> 2));
+    }
+  }
   for (let c = 0; c < C; c += 4) {
     const full = C - c >= 4;
     const s0 = src + <usize>c * planeB;
@@ -345,7 +355,7 @@ function toChannelsLast(src: usize, dst: usize, C: i32, H: i32, W: i32, p: i32):
       }
       const cn = min(4, C - c);
       for (; w < W; w++) {
-        for (let j = 0; j < cn; j++) store<f32>(drow + <usize>w * pixB + (<usize>j << 2), load<f32>(srow + <usize>j * planeB + (<usize>w << 2)));
+        for (let j = 0; j < 4; j++) store<f32>(drow + <usize>w * pixB + (<usize>j << 2), j < cn ? load<f32>(srow + <usize>j * planeB + (<usize>w << 2)) : 0);
       }
     }
   }
