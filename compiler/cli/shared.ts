@@ -115,7 +115,7 @@ export function samplingContext(flow: Flow, o: { context?: string; contextFile?:
     return null;
   }
   if (o.context === undefined && o.contextFile === undefined) {
-    fail(`this flow is conditional (context [${k}]): give --context v1,…,v${k} for all samples${k > 1 ? " (or one class label 0…" + (k - 1) + ")" : ""}, or --context-file FILE with one row per sample`);
+    fail(`this flow is conditional (context [${k}]): give --context ${k === 1 ? "v" : `v1,…,v${k}`} for all samples${k > 1 ? " (or one class label 0…" + (k - 1) + ")" : ""}, or --context-file FILE with one row per sample`);
   }
   if (o.context !== undefined) {
     const cells = o.context.split(",").map((c) => c.trim());
@@ -123,7 +123,7 @@ export function samplingContext(flow: Flow, o: { context?: string; contextFile?:
     cells.forEach((c, i) => {
       if (c === "" || !Number.isFinite(values[i])) fail(`--context: value ${i + 1} '${c}' is not a finite number`);
     });
-    if (values.length !== k && values.length !== 1) fail(`--context has ${values.length} values but the spec's context is [${k}]: give ${k} values${k > 1 ? " or one class label" : ""}`);
+    if (values.length !== k && values.length !== 1) fail(`--context has ${values.length} values but the spec's context is [${k}]: give ${k === 1 ? "one value" : `${k} values or one class label`}`);
     const given = Float64Array.from(values);
     return { given, width: given.length, context: contextFromColumns(given, given.length, k, { what: "--context" }), rows: 1 };
   }
