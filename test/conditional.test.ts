@@ -170,6 +170,7 @@ describe("conditional-moons through the CLI", { timeout: 900_000 }, () => {
     expect(await run("train", "spec-examples/conditional-moons.flow", "--data", "checkerboard", "--context-cols", "label", "--steps", "1", "--out", o, "--quiet")).toMatch(/FLOW608.*checkerboard.*has none/);
     expect(await run("train", "spec-examples/conditional-moons.flow", "--data", "moons", "--context-cols", "2", "--steps", "1", "--out", o, "--quiet")).toMatch(/FLOW608.*'label'/);
     expect(await run("eval", out, "--data", "moons")).toMatch(/--context-cols/);
+    expect(await run("train", "spec-examples/iaf-vi.flow", "--target", "banana", "--context-cols", "label", "--steps", "1", "--out", o, "--quiet")).toMatch(/--context-cols goes with --data/);
     expect(await run("sample", out, "-n", "5", "-o", join(dir, "x.csv"))).toMatch(/conditional \(context \[1\]\): give --context v .*--context-file/);
     expect(await run("sample", out, "-n", "5", "--context", "0,1", "-o", join(dir, "x.csv"))).toMatch(/2 values but the spec's context is \[1\]: give one value/);
     expect(await run("sample", out, "-n", "5", "--context", "nan", "-o", join(dir, "x.csv"))).toMatch(/not a finite number/);

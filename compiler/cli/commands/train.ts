@@ -294,6 +294,7 @@ export function register(program: Command): void {
     .action(async (spec: string, o: TrainOptions & { target?: string; anneal?: string; evalSamples?: string }) => {
       try {
         if (o.target !== undefined) {
+          if (o.contextCols !== undefined) fail("--context-cols goes with --data: reverse-KL training against a --target has no data and no context");
           const { trainReverseKL } = await import("../train-kl.ts");
           await trainReverseKL(spec, { ...o, target: o.target });
           return;
