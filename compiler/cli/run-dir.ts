@@ -17,7 +17,7 @@ function inFile<T>(file: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof FlowcInputError && !e.message.startsWith(file)) e.message = `${file}: ${e.message}`;
+    if (e instanceof FlowcInputError && !e.message.includes(file)) e.message = `${file}: ${e.message}`;
     throw e;
   }
 }
@@ -26,7 +26,7 @@ async function inFileAsync<T>(file: string, f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
-    if (e instanceof FlowcInputError && !e.message.startsWith(file)) e.message = `${file}: ${e.message}`;
+    if (e instanceof FlowcInputError && !e.message.includes(file)) e.message = `${file}: ${e.message}`;
     throw e;
   }
 }
