@@ -124,5 +124,5 @@ describe("flowc train --detect-anomaly", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 600_000);
 });
