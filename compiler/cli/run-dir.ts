@@ -47,6 +47,8 @@ export interface RunInfo {
   valNll?: number;
   bitsPerDim?: number;
   samplesPerSecond?: number;
+  /** Size of the flow's wasm memory (bytes): the peak, since it never shrinks. */
+  peakMemoryBytes?: number;
   finishedAt?: string;
 }
 

@@ -47,14 +47,14 @@ export function parseInteger(v: string, flag: string, min = 0): number {
 }
 
 /** Read and compile a spec, printing warnings; errors end the command with exit code 1. */
-export async function compileSpecFile(path: string, opts: { precision?: "f32" | "f64"; chunk?: number; relaxedSimd?: boolean } = {}): Promise<{ wasm: Uint8Array; manifest: Manifest }> {
+export async function compileSpecFile(path: string, opts: { precision?: "f32" | "f64"; chunk?: number; relaxedSimd?: boolean; recompute?: boolean } = {}): Promise<{ wasm: Uint8Array; manifest: Manifest }> {
   let source: string;
   try {
     source = readFileSync(path, "utf8");
   } catch (e) {
     fail(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  const res = await compile(source, { filename: path, precision: opts.precision, chunk: opts.chunk, cache: diskCache(), relaxedSimd: opts.relaxedSimd });
+  const res = await compile(source, { filename: path, precision: opts.precision, chunk: opts.chunk, cache: diskCache(), relaxedSimd: opts.relaxedSimd, recompute: opts.recompute });
   const errors = res.diagnostics.filter((d) => d.severity === "error");
   if (res.diagnostics.length) process.stderr.write(formatDiagnostics(res.diagnostics, source) + "\n");
   if (errors.length || !res.wasm || !res.manifest) fail(`${path}: compilation failed`);

@@ -36,6 +36,7 @@ export interface ReverseKLOptions {
   sampleTemperature?: string;
   precision?: string;
   quiet?: boolean;
+  recompute?: boolean;
   /** Samples for the ELBO reported at the end (default 20000). */
   evalSamples?: string;
   /** Anneal the target over this many steps: β_t = min(1, 0.01 + t/N) (0 = off, the default). */
@@ -159,7 +160,7 @@ export async function trainReverseKL(spec: string, o: ReverseKLOptions): Promise
   if (precision !== "f32" && precision !== "f64") fail(`--precision must be f32 or f64, got ${o.precision}`);
 
   const target = await loadTarget(o.target);
-  const { wasm } = await compileSpecFile(spec, { precision });
+  const { wasm } = await compileSpecFile(spec, { precision, recompute: o.recompute });
   const flow = await loadFlow(wasm);
   if (target.dim !== flow.eventSize) fail(`the target ${target.name} is ${target.dim}-dimensional but ${spec} has event shape [${flow.eventShape.join(", ")}]`);
   if (sampleEvery > 0 && target.dim !== 2) fail(`--sample-every draws a scatter over the target, which needs a 2-D target; ${target.name} is ${target.dim}-D`);

@@ -46,6 +46,7 @@ interface TrainOptions {
   threads?: string;
   relaxedSimd?: boolean;
   contextCols?: string;
+  recompute?: boolean;
 }
 
 /** Bytes at the start of a workspace that hold the RNG state and scratch scalars (ARCHITECTURE.md). */
@@ -99,7 +100,9 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
   const precision = (o.precision ?? "f32") as "f32" | "f64";
   if (precision !== "f32" && precision !== "f64") fail(`--precision must be f32 or f64, got ${o.precision}`);
 
-  const { wasm, manifest } = await compileSpecFile(spec, { precision, relaxedSimd: o.relaxedSimd });
+  // --detect-anomaly reads every layer's stored output after a step; --recompute keeps none.
+  if (o.recompute && o.detectAnomaly) fail("--detect-anomaly reads every layer's stored output, which --recompute does not keep; drop one of the two");
+  const { wasm, manifest } = await compileSpecFile(spec, { precision, relaxedSimd: o.relaxedSimd, recompute: o.recompute });
   const flow = await loadFlow(wasm, { threads: parseInteger(o.threads ?? "1", "--threads", 1) });
   for (const note of flow.notes) log(o, `note: ${note}`);
   const D = flow.eventSize;
@@ -164,7 +167,11 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
   writeFileAtomic(join(o.out, RUN_FILES.model), wasm);
 
   const info: RunInfo = { spec, data: o.data, options: { steps, batch, lr, seed, precision, clipNorm: trainer.clipNorm, weightDecay: trainer.weightDecay, warmup: trainer.warmup, ...(o.contextCols !== undefined ? { contextCols: o.contextCols } : {}) }, step: start };
-  const saveInfo = () => writeFileAtomic(join(o.out, RUN_FILES.info), new TextEncoder().encode(JSON.stringify(info, null, 2) + "\n"));
+  // Wasm memory never shrinks, so its size is the peak of everything the flow allocated.
+  const saveInfo = () => {
+    info.peakMemoryBytes = flow.exports.memory.buffer.byteLength;
+    writeFileAtomic(join(o.out, RUN_FILES.info), new TextEncoder().encode(JSON.stringify(info, null, 2) + "\n"));
+  };
   const bpd = (nll: number) => nll / (D * Math.LN2);
   const isImage = manifest.inputShape.length === 3;
 
@@ -255,6 +262,8 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
   }
   info.finishedAt = new Date().toISOString();
   saveInfo();
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+  log(o, `peak memory ${mib(info.peakMemoryBytes ?? 0)} MiB (workspace ${mib(manifest.workspaceBytes)} MiB per thread${o.recompute ? ", --recompute" : ""})`);
   log(o, `done: ${trainer.stepCount} steps; model and weights in ${o.out}`);
 }
 
@@ -290,6 +299,7 @@ export function register(program: Command): void {
     .option("--quiet", "no progress output")
     .option("--detect-anomaly", "check every layer's output in the forward, inverse and backward directions on every step and stop at the first non-finite value, naming step, layer, direction, row and feature (slower)")
     .option("--threads <n>", "threads sharing each batch (data-parallel; reproducible for a given count)", "1")
+    .option("--recompute", "keep no per-layer activations: the backward pass rebuilds each layer's input with its inverse, so training memory stays flat as the flow gets deeper (needs closed-form inverses)")
     .option("--relaxed-simd", "also build a relaxed-SIMD variant (fused multiply-add) and use it where the runtime supports relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)")
     .action(async (spec: string, o: TrainOptions & { target?: string; anneal?: string; evalSamples?: string }) => {
       try {
