@@ -15,6 +15,7 @@ import { readIdx, writeIdx } from "../compiler/cli/io/idx.ts";
 import { writeFileAtomic } from "../compiler/cli/io/atomic.ts";
 import { DEFAULT_TOY_SAMPLES, loadData } from "../compiler/cli/io/data.ts";
 import { sampleToy } from "../runtime-wasm/host/toys.ts";
+import { readRunInfo } from "../compiler/cli/run-dir.ts";
 import { FLOW6, FlowcInputError } from "../runtime-wasm/host/errors.ts";
 
 let dir: string;
@@ -334,6 +335,17 @@ describe("loadData", () => {
     writeNpy(at("none.npy"), new Float64Array(0), [0, 2]);
     fails(() => loadData(at("none.npy"), { seed: 0, eventShape: [2] }), FLOW6.emptyData);
     fails(() => loadData("moons", { seed: 0, n: -5, eventShape: [2] }), FLOW6.badArgument);
+  });
+});
+
+describe("run.json", () => {
+  it("FLOW680: a damaged run.json names the file instead of throwing a SyntaxError", () => {
+    for (const text of ['{"spec": "a.flow", "step": 3', "[1, 2]", "\xff\xfe"]) {
+      const e = fails(() => readRunInfo(put("run.json", text)), "FLOW680");
+      expect(e.message.startsWith(at("run.json"))).toBe(true);
+    }
+    expect(readRunInfo(put("run.json", '{"spec": "a.flow", "step": 3}')).step).toBe(3);
+    fails(() => readRunInfo(at("absent.json")), FLOW6.cannotRead);
   });
 });
 

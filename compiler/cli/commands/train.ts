@@ -19,7 +19,7 @@ import cliProgress from "cli-progress";
 import { loadFlow, NonFiniteError, type Flow } from "../../../runtime-wasm/host/flow.ts";
 import { detectAnomaly } from "../../../runtime-wasm/host/anomaly.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { RUN_FILES, readCheckpoint, writeCheckpoint, type RunInfo } from "../run-dir.ts";
+import { RUN_FILES, readCheckpoint, readRunInfo, writeCheckpoint, type RunInfo } from "../run-dir.ts";
 import { compileSpecFile, fail, parseNumber, parseInteger, loadRowsWithContext, meanNll, describeError } from "../shared.ts";
 import { mulberry } from "../numeric.ts";
 import { canPlot, writeSamplesPng } from "./sample.ts";
@@ -147,7 +147,7 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
   if (o.resume && existsSync(join(o.out, RUN_FILES.checkpoint))) {
     const prev = readFileSync(join(o.out, RUN_FILES.model));
     if (Buffer.compare(prev, Buffer.from(wasm)) !== 0) {
-      const m = JSON.parse(readFileSync(join(o.out, RUN_FILES.info), "utf8")) as RunInfo;
+      const m = readRunInfo(join(o.out, RUN_FILES.info));
       if (m.spec !== spec) fail(`cannot resume: ${o.out} was trained from ${m.spec}, not ${spec}`);
     }
     readCheckpoint(o.out, flow, trainer);
