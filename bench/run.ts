@@ -161,6 +161,43 @@ async function glowMnist(): Promise<void> {
   });
 }
 
+/** Compile times of the larger examples, and peak training memory of a Glow 4× deeper, with and
+ *  without --recompute (wasm memory after one step: it never shrinks, so it is the peak). */
+async function compileAndMemory(): Promise<void> {
+  for (const name of ["realnvp-digits", "glow-mnist"]) {
+    const source = readFileSync(join(root, `spec-examples/${name}.flow`), "utf8");
+    const t0 = performance.now();
+    const res = await compile(source, { filename: `${name}.flow` });
+    if (!res.wasm) throw new Error(res.diagnostics.map((d) => d.message).join("\n"));
+    rows.push({ name: `${name}.flow compile (ms)`, flowc: fmt(performance.now() - t0), reference: "—", ratio: "—", target: name === "glow-mnist" ? "< 2,000" : "" });
+  }
+  const glow = readFileSync(join(root, "spec-examples/glow-mnist.flow"), "utf8");
+  const B = 32, D = 784;
+  const images = Float64Array.from({ length: 256 * D }, (_, k) => (k * 2654435761) % 256);
+  const peak = async (steps: number, recompute: boolean) => {
+    const source = glow.replaceAll("repeat 8 {", `repeat ${steps / 2} {`);
+    const res = await compile(source, { filename: `glow-${steps}.flow`, recompute });
+    if (!res.wasm) throw new Error(res.diagnostics.map((d) => d.message).join("\n"));
+    const flow = await loadFlow(res.wasm);
+    flow.initialize({ seed: 0, data: images });
+    flow.trainer({ lr: 1e-3, batchSize: B }).step(images.subarray(0, B * D));
+    const bytes = flow.exports.memory.buffer.byteLength;
+    flow.dispose();
+    return { bytes, chunk: res.manifest!.chunk };
+  };
+  const mib = (b: number) => fmt(b / 2 ** 20, 1);
+  for (const recompute of [true, false]) {
+    const [a, b] = [await peak(8, recompute), await peak(32, recompute)];
+    rows.push({
+      name: `glow${recompute ? " --recompute" : ""} peak memory (MiB), 32 vs 8 steps`,
+      flowc: `${mib(b.bytes)} vs ${mib(a.bytes)} (chunk ${b.chunk} vs ${a.chunk})`,
+      reference: "—",
+      ratio: `${(b.bytes / a.bytes).toFixed(2)}×`,
+      target: recompute ? "≤ 1.3×" : "",
+    });
+  }
+}
+
 /** Other benchmark scripts: run each, keep their printed tables. */
 function scripts(): string[] {
   const out: string[] = [];
@@ -176,6 +213,7 @@ function scripts(): string[] {
 await moons();
 rows.push(...(await (await import("./spline.ts")).splineBench(quick)));
 if (!process.argv.includes("--no-images")) await glowMnist();
+await compileAndMemory();
 const extra = scripts();
 const head = ["benchmark", "flowc", "reference (PyTorch, same run)", "ratio", "target"];
 const table = [
