@@ -28,7 +28,7 @@ export function convTmpSize(cin: number, cout: number, h: number, w: number, k: 
   const P = (h + k - 1) * (w + k - 1);
   const packed = Math.max(up4(cout) * cin, up4(cin) * cout) * k * k;
   const fwd = cmax * (P + 3) + 16 + 4 + cmax * k * k + 4 + 4 + packed;
-  const grad = Math.max(up4(cin) * P, cin * P + 16 + 4 + up4(cout) * h * w);
+  const grad = up4(cin) * P + up4(cout) * h * w;
   return Math.max(fwd, grad);
 }
 
