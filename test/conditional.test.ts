@@ -10,10 +10,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
+import { PNG } from "pngjs";
 import { sampleToyLabelled, sampleToy } from "../runtime-wasm/host/toys.ts";
 import { contextFromColumns, parseColumns } from "../compiler/cli/io/data.ts";
 import { FlowcInputError } from "../runtime-wasm/host/errors.ts";
@@ -161,6 +162,12 @@ describe("conditional-moons through the CLI", { timeout: 900_000 }, () => {
     expect(rows.map((r) => r[2])).toEqual(Array.from({ length: 400 }, (_, i) => i % 2));
     expect(rows.filter((r) => nearestMoon(r[0], r[1]) === r[2]).length / 400).toBeGreaterThanOrEqual(0.97);
     expect(await run("sample", out, "--context-file", ctx, "-n", "10", "-o", f)).toMatch(/-n 10 but .*400 context rows/);
+    // Scatters over p(x | c) for one context, and over the mixture for a file of two.
+    for (const [flag, v] of [["--context", "1"], ["--context-file", ctx]]) {
+      const png = join(dir, `scatter${flag}.png`);
+      expect(await run("sample", out, flag, v, "-n", "400", "-o", png)).toBeNull();
+      expect(PNG.sync.read(readFileSync(png)).width).toBeGreaterThan(100);
+    }
   });
 
   it("refuses a missing, extra or malformed context with a message that says what to give", async () => {
@@ -201,7 +208,9 @@ describe("context columns of a CSV, validation split and resume", { timeout: 600
 
   it("an interrupted run resumed from its checkpoint ends with the weights of an uninterrupted one", async () => {
     const src = ["--data", join(dir, "h.csv"), "--context-cols", "moon"];
-    expect(await run("train", ...common, ...src, "--steps", "120", "--out", join(dir, "full"))).toBeNull();
+    // Progress pictures (drawn with the training contexts) leave the training itself alone.
+    expect(await run("train", ...common, ...src, "--steps", "120", "--sample-every", "120", "--out", join(dir, "full"))).toBeNull();
+    expect(existsSync(join(dir, "full", "samples-120.png"))).toBe(true);
     expect(await run("train", ...common, ...src, "--steps", "80", "--out", join(dir, "part"))).toBeNull();
     expect(await run("train", ...common, ...src, "--steps", "120", "--out", join(dir, "part"), "--resume")).toBeNull();
     expect(weights(join(dir, "part")).equals(weights(join(dir, "full")))).toBe(true);

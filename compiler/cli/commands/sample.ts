@@ -42,12 +42,46 @@ function tileScale(height: number, width: number): number {
   return Math.max(1, Math.floor(32 / Math.max(height, width)));
 }
 
+/** Distinct context rows beyond which a conditional 2-D scatter is drawn without the density. */
+const MAX_DENSITY_CONTEXTS = 16;
+
+/**
+ * The density under a conditional 2-D scatter: p(x | c) for one context, the
+ * mixture of p(x | c) over the samples' contexts (weighted by how often each
+ * occurs) for a few, and none for many.
+ */
+function conditionalDensity(flow: Flow, context: Float64Array): ((pts: Float64Array) => Float64Array) | undefined {
+  const k = flow.contextSize;
+  const counts = new Map<string, { row: Float64Array; count: number }>();
+  for (let r = 0; r < context.length / k; r++) {
+    const row = context.subarray(r * k, (r + 1) * k);
+    const key = row.join(",");
+    const e = counts.get(key);
+    if (e) e.count++;
+    else counts.set(key, { row: Float64Array.from(row), count: 1 });
+    if (counts.size > MAX_DENSITY_CONTEXTS) return undefined;
+  }
+  const total = context.length / k;
+  return (pts) => {
+    const out = new Float64Array(pts.length / 2).fill(-Infinity);
+    for (const { row, count } of counts.values()) {
+      const lp = flow.logProb(pts, row), lw = Math.log(count / total);
+      for (let i = 0; i < out.length; i++) {
+        const a = out[i], b = lp[i] + lw, m = Math.max(a, b);
+        out[i] = m === -Infinity ? m : m + Math.log(Math.exp(a - m) + Math.exp(b - m));
+      }
+    }
+    return out;
+  };
+}
+
 /**
  * Writes `n` samples `x` (rows of `flow.eventSize`) as a PNG: a grid for image
  * flows (values mapped to [0, 1] by `displayRange`), a scatter over the
- * learned density for 2-D flows. Fails for other flows.
+ * learned density for 2-D flows (a conditional flow's density given `context`,
+ * the samples' context rows or one row for all). Fails for other flows.
  */
-export function writeSamplesPng(path: string, flow: Flow, x: ArrayLike<number>, n: number): void {
+export function writeSamplesPng(path: string, flow: Flow, x: ArrayLike<number>, n: number, context?: Float64Array): void {
   if (flow.eventShape.length === 3) {
     const [c, h, w] = flow.eventShape;
     const { lo, hi } = displayRange(flow.manifest);
@@ -56,7 +90,10 @@ export function writeSamplesPng(path: string, flow: Flow, x: ArrayLike<number>, 
     for (let i = 0; i < v.length; i++) v[i] = (x[i] - lo) / span;
     imageGridPng(path, v, { count: n, channels: c, height: h, width: w, scale: tileScale(h, w) });
   } else if (flow.eventSize === 2) {
-    scatterDensityPng(path, Float64Array.from({ length: 2 * n }, (_, i) => x[i]), flow.manifest.capabilities.logProb ? { density: (pts) => Float64Array.from(flow.logProb(pts)) } : {});
+    const density = !flow.manifest.capabilities.logProb ? undefined
+      : flow.contextSize > 0 ? (context ? conditionalDensity(flow, context) : undefined)
+      : (pts: Float64Array) => Float64Array.from(flow.logProb(pts));
+    scatterDensityPng(path, Float64Array.from({ length: 2 * n }, (_, i) => x[i]), density ? { density } : {});
   } else {
     fail(`a PNG needs a 2-D or an image flow; this one has event shape [${flow.eventShape.join(", ")}] (write .csv or .npy)`);
   }
@@ -107,7 +144,7 @@ Examples:
           writeCsv(o.out, rows, W);
         } else if (ext === ".csv") writeCsv(o.out, Float64Array.from(x), D);
         else if (ext === ".npy") writeNpy(o.out, x, [n, ...flow.eventShape]);
-        else writeSamplesPng(o.out, flow, x, n);
+        else writeSamplesPng(o.out, flow, x, n, ctx?.context);
         process.stderr.write(`${o.out}: ${n} samples\n`);
       } catch (e) {
         fail(describeError(e));

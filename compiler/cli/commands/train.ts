@@ -70,7 +70,7 @@ function writeProgressSamples(flow: Flow, dir: string, step: number, seed: numbe
     const cx = context ? Float64Array.from({ length: n * k }, (_, i) => context[i % context.length]) : undefined;
     const x = flow.sample(n, { seed, temperature, context: cx });
     const path = join(dir, `samples-${step}.png`);
-    writeSamplesPng(path, flow, x, n);
+    writeSamplesPng(path, flow, x, n, cx);
     return path;
   } finally {
     rng().set(saved);
