@@ -6,6 +6,7 @@
  */
 import { describe, it, expect, beforeAll } from "vitest";
 import { compileAssemblyScript, type Precision } from "../compiler/codegen/asc.ts";
+import { convTmpSize } from "../compiler/layers/nets/conv.ts";
 
 type Exports = Record<string, (...args: number[]) => number> & { memory: WebAssembly.Memory };
 
@@ -268,6 +269,12 @@ describe.each(PRECS)("conv (%s)", (prec) => {
     [3, 4, 8, 8, 1], [2, 3, 6, 7, 5], [6, 2, 3, 9, 3], [9, 13, 7, 7, 3], [4, 8, 14, 14, 3], [13, 3, 2, 17, 3],
     [8, 16, 5, 5, 1], [1, 12, 10, 11, 3],
   ];
+
+  it("the emitters reserve exactly the scratch the kernels use", () => {
+    for (const [CIN, COUT, H, Wd, K] of [...SHAPES, [2, 128, 14, 14, 3], [128, 128, 7, 7, 1], [128, 8, 7, 7, 3]] as const) {
+      expect(convTmpSize(CIN, COUT, H, Wd, K), `${CIN}→${COUT} ${H}×${Wd} K=${K}`).toBe(h.ex.tmp_size(CIN, COUT, H, Wd, K));
+    }
+  });
 
   it("forward (plain and packed), backward-x and backward-w match references", () => {
     const r = rand(5);
