@@ -283,8 +283,26 @@ export function runJob(e: JobExports, a: ArrayLike<number>): JobResult {
 /** Bytes per worker slot: i32 seq/done/status/length/claim at 0, f64 args at 64, f64 results at 256, UTF-16 error text at 512. */
 const SLOT = 1024;
 const ARGS_AT = 64, RES_AT = 256, MSG_AT = 512, MSG_CHARS = 256;
-/** Atomics.load polls before sleeping in Atomics.wait: a training step is ~1 ms, a futex wake-up tens of µs. */
-const SPIN = 20000;
+/**
+ * Milliseconds of polling before sleeping in Atomics.wait. A futex wake-up
+ * costs tens of µs, and the calling thread's work between two training steps
+ * (the Adam update, the next batch) a few hundred: an idle worker polls long
+ * enough to pick up the next step at once. The calling thread, waiting for a
+ * worker that is still computing, polls only briefly: on a busy machine its
+ * polling would take CPU time from that very worker.
+ */
+const SPIN_MS = 0.3, WAIT_SPIN_MS = 0.05;
+
+/** Polls I[at] for up to `ms` milliseconds while it equals `old`; returns its last value. The worker source has the same loop. */
+function spinUntilChanged(I: Int32Array, at: number, old: number, ms: number): number {
+  const until = performance.now() + ms;
+  let v = Atomics.load(I, at);
+  while (v === old) {
+    for (let i = 0; i < 256 && v === old; i++) v = Atomics.load(I, at);
+    if (performance.now() > until) break;
+  }
+  return v;
+}
 
 /**
  * The worker: instantiates the module on the shared memory, then loops on
@@ -293,7 +311,16 @@ const SPIN = 20000;
  */
 const WORKER_SOURCE = `"use strict";
 const OP = ${JSON.stringify(OP)}, ARG = ${JSON.stringify(ARG)};
-const SLOT = ${SLOT}, ARGS_AT = ${ARGS_AT}, RES_AT = ${RES_AT}, MSG_AT = ${MSG_AT}, MSG_CHARS = ${MSG_CHARS}, ARG_COUNT = ${ARG_COUNT}, SPIN = ${SPIN};
+const SLOT = ${SLOT}, ARGS_AT = ${ARGS_AT}, RES_AT = ${RES_AT}, MSG_AT = ${MSG_AT}, MSG_CHARS = ${MSG_CHARS}, ARG_COUNT = ${ARG_COUNT}, SPIN_MS = ${SPIN_MS};
+function spinUntilChanged(I, at, old, ms) {
+  const until = performance.now() + ms;
+  let v = Atomics.load(I, at);
+  while (v === old) {
+    for (let i = 0; i < 256 && v === old; i++) v = Atomics.load(I, at);
+    if (performance.now() > until) break;
+  }
+  return v;
+}
 function chunkSeed(seed, k) {
   if (k === 0) return seed >>> 0;
   let h = (seed ^ Math.imul(k, 0x9e3779b9)) >>> 0;
@@ -345,7 +372,7 @@ async function serve(d, ready) {
   let seen = 0; // the generation counter starts at 0 and never returns to it
   for (;;) {
     let g = Atomics.load(I, 0);
-    for (let i = 0; g === seen && i < SPIN; i++) g = Atomics.load(I, 0);
+    if (g === seen) g = spinUntilChanged(I, 0, seen, SPIN_MS);
     while (g === seen) { Atomics.wait(I, 0, seen); g = Atomics.load(I, 0); }
     seen = g;
     // The job is ours only if the calling thread has not taken it meanwhile.
@@ -459,7 +486,7 @@ export class Pool {
       }
       const at = (t * SLOT) / 4 + 1;
       let v = Atomics.load(I, at);
-      for (let i = 0; v !== gen && i < SPIN; i++) v = Atomics.load(I, at);
+      if (v !== gen) v = spinUntilChanged(I, at, v, WAIT_SPIN_MS);
       while (v !== gen) { Atomics.wait(I, at, v); v = Atomics.load(I, at); }
       if (I[(t * SLOT) / 4 + 2] !== 0) {
         workerError ??= `thread ${t}: ${String.fromCharCode(...this.M[t].subarray(0, I[(t * SLOT) / 4 + 3]))}`;
