@@ -312,6 +312,7 @@ function showError(e: unknown): void {
 }
 
 function clearError(): void {
+  state.lastError = null;
   ui.error.hidden = true;
   ui.error.textContent = "";
 }
