@@ -305,6 +305,7 @@ export function register(program: Command): void {
       try {
         if (o.target !== undefined) {
           if (o.contextCols !== undefined) fail("--context-cols goes with --data: reverse-KL training against a --target has no data and no context");
+          if (o.threads !== undefined && o.threads !== "1") log(o, "note: --threads splits likelihood training; reverse-KL training runs on one thread");
           const { trainReverseKL } = await import("../train-kl.ts");
           await trainReverseKL(spec, { ...o, target: o.target });
           return;
