@@ -13,6 +13,7 @@ import { loadFlow, NonFiniteError, WEIGHTS_SECTION, type Flow, type Trainer } fr
 import { FLOW6, FlowcInputError, inputError } from "../runtime-wasm/host/errors.ts";
 import { isToyName, sampleToy } from "../runtime-wasm/host/toys.ts";
 import { Rng } from "../runtime-wasm/host/init.ts";
+import { openModuleCache } from "./cache.ts";
 import type { DataSource, FromWorker, Snapshot, ToWorker, TrainSettings } from "./protocol.ts";
 
 const GRID = 128;
@@ -50,6 +51,7 @@ interface Training {
 
 const post = (msg: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(msg, transfer);
 
+const cache = openModuleCache();
 let session: Session | null = null;
 let training: Training | null = null;
 /** Bumped whenever a run must end (Stop, a new Start, a new compile); a loop whose id is stale returns. */
@@ -66,7 +68,7 @@ async function onCompile(m: Extract<ToWorker, { type: "compile" }>): Promise<voi
   training = null;
   session = null;
   const t0 = performance.now();
-  const res = await compile(m.source, { filename: m.filename });
+  const res = await compile(m.source, { filename: m.filename, cache: await cache });
   const ms = performance.now() - t0;
   if (!res.wasm || !res.manifest) {
     post({ type: "compiled", id: m.id, ok: false, ms, diagnostics: res.diagnostics, bytes: 0, params: 0, dims: [] });

@@ -123,6 +123,21 @@ describe("playground in headless Chromium", () => {
     expect(text).toMatch(/fix: known layers: .*coupling/);
     expect(await page.textContent("#backdrop mark.error")).toBe("couplng");
     expect(await page.textContent("#gutter .bad")).toBe("4");
+    // The underline sits under the misspelt word in the textarea: line 4, after two spaces.
+    const geom = await page.evaluate(() => {
+      const ta = document.getElementById("source")!, cs = getComputedStyle(ta);
+      const mark = document.querySelector("#backdrop mark.error")!.getBoundingClientRect(), box = ta.getBoundingClientRect();
+      const ctx = document.createElement("canvas").getContext("2d")!;
+      ctx.font = `${cs.fontSize} ${cs.fontFamily}`;
+      return {
+        x: mark.x - box.x - parseFloat(cs.paddingLeft), y: mark.y - box.y - parseFloat(cs.paddingTop), w: mark.width, h: mark.height,
+        indent: ctx.measureText("  ").width, word: ctx.measureText("couplng").width, line: parseFloat(cs.lineHeight),
+      };
+    });
+    expect(Math.abs(geom.x - geom.indent)).toBeLessThan(1);
+    expect(Math.abs(geom.w - geom.word)).toBeLessThan(1);
+    expect(geom.y).toBeGreaterThanOrEqual(3 * geom.line - 1);
+    expect(geom.y + geom.h).toBeLessThanOrEqual(4 * geom.line + 1);
     expect(await page.isDisabled("#compile")).toBe(true);
 
     await page.fill("#source", moons);
@@ -135,6 +150,17 @@ describe("playground in headless Chromium", () => {
     expect(compiled.status).toBe("compiled");
     expect(compiled.compile).toMatchObject({ ok: true, params: 35360 });
     expect(await page.textContent("#compile-status")).toMatch(/^compiled in \d+\.\d s: [\d.]+ KiB, 35,360 parameters, input \[2\]$/);
+    // The kernels went into the page's cache (IndexedDB), so a later visit compiles without asc.
+    const cached = await page.evaluate(() => new Promise<number>((ok, fail) => {
+      const req = indexedDB.open("flowc-playground");
+      req.onerror = () => fail(req.error);
+      req.onsuccess = () => {
+        const count = req.result.transaction("modules", "readonly").objectStore("modules").count();
+        count.onsuccess = () => ok(count.result);
+        count.onerror = () => fail(count.error);
+      };
+    }));
+    expect(cached).toBe(1);
 
     // A bad CSV names its row and column and leaves the toys selected.
     await page.setInputFiles("#csv", { name: "bad.csv", mimeType: "text/csv", buffer: Buffer.from("x,y\n0.1,0.2\n0.3,oops\n") });
