@@ -336,6 +336,12 @@ ui.example.addEventListener("change", () => {
   runCheck();
 });
 editor.textarea.addEventListener("input", scheduleCheck);
+editor.textarea.addEventListener("keydown", (e) => {
+  if (e.key !== "Enter" || !(e.ctrlKey || e.metaKey)) return;
+  e.preventDefault();
+  runCheck(); // the debounced check may not have run yet
+  if (!ui.compile.disabled) void compileSpec();
+});
 ui.filename.addEventListener("input", scheduleCheck);
 ui.compile.addEventListener("click", () => void compileSpec());
 ui.start.addEventListener("click", () => startTraining(true));

@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,6 +50,42 @@ describe("playground CSV upload parser", () => {
     expect(wide.code).toBe("FLOW604");
     expect(wide.message).toMatch(/^up\.csv:2: the data have 3 values per row but a 2-D flow needs 2/);
     expect(csvError("# nothing\n\n").code).toBe("FLOW600");
+  });
+});
+
+describe("playground build script", () => {
+  const run = (args: string[]) => new Promise<{ code: number | null; out: string; err: string }>((ok) => {
+    const p = spawn(process.execPath, [join(root, "scripts/playground.mjs"), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "", err = "";
+    p.stdout.on("data", (d) => { out += d; });
+    p.stderr.on("data", (d) => { err += d; });
+    p.on("exit", (code) => ok({ code, out, err }));
+  });
+
+  it("writes the static page with --build-only", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "flowc-playground-build-"));
+    try {
+      const r = await run(["--build-only", dir]);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/^playground built in [\d.]+ s \(\d+ KiB\) → /);
+      expect(readdirSync(dir).sort()).toEqual(["index.html", "main.js", "style.css", "worker.js"]);
+      expect(readFileSync(join(dir, "index.html"), "utf8")).toContain('<script type="module" src="main.js">');
+      // The runtime library is embedded; Node built-ins are reached only through asc's and binaryen's
+      // guarded dynamic imports (the browser test checks that the page never fetches them).
+      const worker = readFileSync(join(dir, "worker.js"), "utf8");
+      expect(worker).toContain("export function adam_step(P: usize");
+      expect([...new Set(worker.match(/\bimport\("[\w:]+"\)/g))].sort()).toEqual(['import("fs")', 'import("module")', 'import("node:module")', 'import("path")', 'import("url")']);
+      expect(readFileSync(join(dir, "main.js"), "utf8")).not.toMatch(/\bimport\(/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("rejects bad arguments with a message", async () => {
+    const r = await run(["--port", "http"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--port must be an integer in \[0, 65535\], got 'http'/);
+    expect((await run(["--bogus"])).err).toMatch(/unknown argument '--bogus'/);
   });
 });
 
@@ -166,6 +202,11 @@ describe("playground in headless Chromium", () => {
     await page.setInputFiles("#csv", { name: "bad.csv", mimeType: "text/csv", buffer: Buffer.from("x,y\n0.1,0.2\n0.3,oops\n") });
     await expect.poll(() => page.textContent("#data-status")).toMatch(/FLOW601: bad\.csv:3:2: cell 'oops' is not a number/);
     expect(await page.inputValue("#data")).toBe("toy:moons");
+    // A good one becomes a data choice.
+    await page.setInputFiles("#csv", { name: "pts.csv", mimeType: "text/csv", buffer: Buffer.from("a b\n" + Array.from({ length: 40 }, (_, i) => `${i / 10} ${-i / 20}`).join("\n")) });
+    await expect.poll(() => page.textContent("#data-status")).toMatch(/^pts\.csv: 40 rows of 2 values/);
+    expect(await page.inputValue("#data")).toBe("csv");
+    await page.selectOption("#data", "toy:moons");
 
     // Train a few hundred steps on moons.
     await page.fill("#steps", "300");
