@@ -139,6 +139,8 @@ async function compileSpec(): Promise<void> {
   state.status = "compiling";
   state.compile = null;
   state.initialHeldOut = null;
+  state.snapshot = null;
+  lastSnapshot = null; // the worker drops the old flow and its training with it
   updateButtons();
   setStatus(ui.compileStatus, "compiling (the AssemblyScript compiler runs in a worker)…");
   const started = performance.now();

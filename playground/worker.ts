@@ -239,9 +239,13 @@ async function run(id: number): Promise<void> {
     }
   } catch (e) {
     runId++;
-    const { snap, transfer } = snapshot(flow, t);
-    post({ type: "stopped", reason: "stopped", snapshot: snap }, transfer);
     post({ type: "error", ...describe(e) });
+    try {
+      const { snap, transfer } = snapshot(flow, t);
+      post({ type: "stopped", reason: "stopped", snapshot: snap }, transfer);
+    } catch (e2) {
+      post({ type: "error", ...describe(e2) });
+    }
     return;
   }
   // A newer Start or a compile superseded this run: it reports nothing more.
