@@ -101,6 +101,8 @@ describe("playground in headless Chromium", () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install chromium, or set FLOWC_CHROMIUM)`);
     server = spawn(process.execPath, [join(root, "scripts/playground.mjs"), "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+    // Even if the test process dies before afterAll, the server goes with it.
+    process.once("exit", () => server?.kill());
     let out = "", err = "";
     server.stderr!.on("data", (d) => { err += d; });
     url = await new Promise<string>((ok, fail) => {
