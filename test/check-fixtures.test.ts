@@ -28,6 +28,8 @@ const fixtures: Fixture[] = [
   { code: "FLOW203", spec: "input [2]\npermute revrse", line: 2, column: 9, says: "did you mean `reverse`?" },
   { code: "FLOW204", spec: "input [2]\ncoupling affine bins=2.5", line: 2, column: 22, says: "expects an integer" },
   { code: "FLOW205", spec: "input [1, 4, 4]\nlogit alpha=0.5", line: 2, column: 13, says: "in [0, 0.5)" },
+  { code: "FLOW205", spec: "input [2]\nleaky_relu slope=1e-320", line: 2, column: 18, says: "(an f32)" },
+  { code: "FLOW205", spec: "input [2]\nleaky_relu slope=1e308", line: 2, column: 18, says: "(an f32)" },
   { code: "FLOW206", spec: "input [2]\ncoupling affine mask=chekcer", line: 2, column: 22, says: "did you mean `checker`?" },
   { code: "FLOW207", spec: "input [2]\ncoupling affine mask=half mask=alternate", line: 2, column: 27 },
   { code: "FLOW208", spec: "input [2]\ncoupling affine additive", line: 2, column: 17, says: "`affine` and `additive`" },

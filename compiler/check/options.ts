@@ -275,6 +275,12 @@ function checkValue(owner: string, option: string, spec: OptionSpec, value: Valu
         r.add("FLOW205", { option, owner, range: describeRange(spec) || "a finite number", got }, value.span);
         return undefined;
       }
+      // Kernels run in f32: a value that overflows to Infinity or flushes to a subnormal there
+      // would change the model silently (or fail deep in code generation).
+      if (!f32Normal(value.value)) {
+        r.add("FLOW205", { option, owner, range: "0 or a number whose magnitude lies in [1.2e-38, 3.4e38] (an f32)", got }, value.span);
+        return undefined;
+      }
       return range(value.value) ? value.value : undefined;
     case "enum":
       if (value.kind !== "name") return wrongType();
@@ -292,6 +298,12 @@ function checkValue(owner: string, option: string, spec: OptionSpec, value: Valu
     case "net":
       return checkNet(owner, option, spec, value, r);
   }
+}
+
+/** Zero, or a number that f32 represents as a normal value. */
+function f32Normal(v: number): boolean {
+  const a = Math.abs(v);
+  return a === 0 || (a >= 1.1754943508222875e-38 && a <= 3.4028234663852886e38);
 }
 
 function checkNet(owner: string, option: string, spec: Extract<OptionSpec, { type: "net" }>, value: Value, r: Reporter): NetConfig | undefined {
