@@ -60,7 +60,7 @@ export const INPUT_MESSAGES = {
   FLOW650: "this .wasm has {count} '{section}' sections instead of one: it was not built by flowc",
   FLOW651: "the module's manifest is invalid: {reason}",
   FLOW652: "not a valid WebAssembly module: {reason}",
-  FLOW653: "the flow needs {mib} MiB of memory, more than this runtime allows",
+  FLOW653: "the flow needs {need} of memory, more than {limit}: {fix}",
   FLOW654: "parameter '{tensor}' cannot be initialised: {problem}",
   FLOW655: "this module was built by flowc {module} (manifest format {format}), but this runtime is flowc {runtime} (format {runtimeFormat}); {fix}",
   // arrays and options handed to the host

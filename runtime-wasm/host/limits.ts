@@ -5,7 +5,7 @@
  * linear memory (wasm32 stops at 4 GiB; a runtime may allow less). Each
  * refusal says the limit and how to stay under it or raise it.
  */
-import { FlowcInputError } from "./errors.ts";
+import { FlowcInputError, inputError } from "./errors.ts";
 
 /** Default cap on one returned array; `flow.maxResultBytes` raises or lowers it per flow. */
 export const DEFAULT_MAX_RESULT_BYTES = 2 ** 31;
@@ -33,10 +33,9 @@ export function checkResultSize(count: number, bytesPer: number, width: number, 
 /** FLOW653 for a memory of `need` bytes that could not grow from `have` bytes. */
 export function memoryLimitError(need: number, have: number, chunk: number): FlowcInputError {
   const limit = need > WASM32_MAX_BYTES ? `the 4 GiB of wasm32` : `what this runtime allows (the memory could not grow beyond ${mib(have)})`;
-  return new FlowcInputError(
-    "FLOW653",
-    `the flow needs ${mib(need)} of memory, more than ${limit}: ` +
-      `recompile it with a smaller chunk (\`flowc compile --chunk N\`; now ${chunk} rows per chunk, and the workspace grows with it), ` +
-      `or run it where the WebAssembly memory limit is higher`,
-  );
+  return inputError("FLOW653", {
+    need: mib(need),
+    limit,
+    fix: `recompile it with a smaller chunk (\`flowc compile --chunk N\`; now ${chunk} rows per chunk, and the workspace grows with it), or run it where the WebAssembly memory limit is higher`,
+  });
 }

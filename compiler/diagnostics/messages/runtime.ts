@@ -49,7 +49,7 @@ export const runtimeMessages: Record<string, MessageDef> = {
   FLOW650: { severity: "error", message: "this .wasm has {count} '{section}' sections instead of one: it was not built by flowc" },
   FLOW651: { severity: "error", message: "the module's manifest is invalid: {reason}" },
   FLOW652: { severity: "error", message: "not a valid WebAssembly module: {reason}" },
-  FLOW653: { severity: "error", message: "the flow needs {mib} MiB of memory, more than this runtime allows" },
+  FLOW653: { severity: "error", message: "the flow needs {need} of memory, more than {limit}: {fix}" },
   FLOW654: { severity: "error", message: "parameter '{tensor}' cannot be initialised: {problem}" },
   FLOW655: { severity: "error", message: "this module was built by flowc {module} (manifest format {format}), but this runtime is flowc {runtime} (format {runtimeFormat}); {fix}" },
   // arrays and options handed to the host
