@@ -153,6 +153,10 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
     readCheckpoint(o.out, flow, trainer);
     start = trainer.stepCount;
     log(o, `resuming from step ${start}`);
+    // A run is bit-for-bit reproducible for a given thread count (the gradient is summed per thread).
+    let before: unknown;
+    try { before = readRunInfo(join(o.out, RUN_FILES.info)).options?.threads; } catch { before = undefined; }
+    if (before !== undefined && before !== flow.threads) log(o, `note: the run so far trained on ${before} thread(s), this one on ${flow.threads}: it goes on, but not bit for bit as it would have`);
   } else {
     // The data-dependent init (actnorm) sees rows drawn in the first epoch's order rather than the
     // file's first rows: built-in image sets are sorted by class (mnist's first rows are all zeros).
@@ -167,6 +171,7 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
   writeFileAtomic(join(o.out, RUN_FILES.model), wasm);
 
   const info: RunInfo = { spec, data: o.data, options: { steps, batch, lr, seed, precision, clipNorm: trainer.clipNorm, weightDecay: trainer.weightDecay, warmup: trainer.warmup, ...(o.contextCols !== undefined ? { contextCols: o.contextCols } : {}) }, step: start };
+  info.options.threads = flow.threads;
   // Wasm memory never shrinks, so its size is the peak of everything the flow allocated.
   const saveInfo = () => {
     info.peakMemoryBytes = flow.exports.memory.buffer.byteLength;
