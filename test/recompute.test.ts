@@ -4,9 +4,13 @@
  * the default one (f64 to ~1e-10, f32 to rounding), leaves the RNG where the
  * default one does, runs the backward of the inverse alike, refuses layers
  * without a closed-form direction (FLOW504), and its workspace does not grow
- * with depth.
+ * with depth; `flowc train --recompute` records peak memory in run.json.
  */
 import { describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { compile, registry } from "../compiler/codegen/compile.ts";
 import { check } from "../compiler/check/api.ts";
 import { generateModule } from "../compiler/codegen/module.ts";
@@ -162,5 +166,38 @@ base normal`;
     expect(b.peak / a.peak).toBeLessThanOrEqual(1.3);
     // Storing activations grows with depth.
     expect(plan(32, false).peak / plan(8, false).peak).toBeGreaterThan(3);
+  });
+});
+
+describe("flowc train --recompute", { timeout: 600_000 }, () => {
+  const root = join(import.meta.dirname, "..");
+  const flowc = (...args: string[]) => spawnSync(process.execPath, [join(root, "bin/flowc.mjs"), ...args], { encoding: "utf8", cwd: root, timeout: 300_000 });
+  const dir = mkdtempSync(join(tmpdir(), "flowc-recompute-"));
+
+  it("trains, prints and records peak memory", () => {
+    const spec = join(dir, "m.flow");
+    writeFileSync(spec, moonsLike);
+    const out = join(dir, "run");
+    const r = flowc("train", spec, "--data", "moons", "--n", "2000", "--steps", "20", "--batch", "64", "--out", out, "--recompute");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/peak memory [\d.]+ MiB \(workspace [\d.]+ MiB per thread, --recompute\)/);
+    const info = JSON.parse(readFileSync(join(out, "run.json"), "utf8"));
+    expect(info.step).toBe(20);
+    expect(info.peakMemoryBytes).toBeGreaterThan(0);
+    expect(info.peakMemoryBytes % 65536).toBe(0);
+  });
+
+  it("refuses --detect-anomaly with --recompute, and FLOW504 layers, without writing a run", () => {
+    const out = join(dir, "bad");
+    const a = flowc("train", "spec-examples/moons.flow", "--data", "moons", "--steps", "5", "--out", out, "--recompute", "--detect-anomaly");
+    expect(a.status).toBe(1);
+    expect(a.stderr).toContain("--detect-anomaly");
+    expect(a.stderr).not.toMatch(/\n\s+at /);
+    const spec = join(dir, "r.flow");
+    writeFileSync(spec, "input [2]\nresidual hidden=8\nbase normal\n");
+    const b = flowc("train", spec, "--data", "moons", "--steps", "5", "--out", out, "--recompute");
+    expect(b.status).toBe(1);
+    expect(b.stderr).toContain("FLOW504");
+    expect(existsSync(join(out, "run.json"))).toBe(false);
   });
 });
