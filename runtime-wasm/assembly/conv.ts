@@ -15,8 +15,9 @@
 // gradient is the same kernel with the transposed, flipped weight packed the
 // same way. Register tiles are R output channels × V vectors of 4 pixels
 // with R·V ≤ 8 accumulators, the same budget as dense.ts (12 accumulators
-// measured 25% slower: spills); a tile function runs over all the channel
-// blocks of a pixel run.
+// measured 25% slower: spills; so did two reduction steps per loop
+// iteration, 15–25%); a tile function runs over all the channel blocks of a
+// pixel run.
 // The weight gradient is, per tap, a GEMM over the pixels of the image: the
 // operand with more channels is copied channels-last (in 4×4 register
 // transposes) so its channels fill vectors, the other is copied in blocks of
