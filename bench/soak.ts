@@ -22,6 +22,7 @@ import { cpus, hostname, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeSafetensors } from "../runtime-wasm/host/safetensors.ts";
+import { mulberry32 } from "../runtime-wasm/host/init.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const flowcBin = join(root, "bin/flowc.mjs");
@@ -50,17 +51,6 @@ const t0 = Date.now();
 
 const elapsed = () => (Date.now() - t0) / 1000;
 const say = (msg: string) => process.stdout.write(`[${elapsed().toFixed(0).padStart(5)} s] ${msg}\n`);
-
-function mulberry32(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Run {
   child: ChildProcess;

@@ -21,6 +21,7 @@ import { decodeNpy, encodeNpy } from "../compiler/cli/io/npy.ts";
 import { decodeIdx } from "../compiler/cli/io/idx.ts";
 import { decodeSafetensors, encodeSafetensors } from "../runtime-wasm/host/safetensors.ts";
 import { FlowcInputError } from "../runtime-wasm/host/errors.ts";
+import { npyBytes } from "./fixtures/npy.ts";
 
 /** Cases per property: small in `npm test`, raised by `npm run fuzz`. */
 const RUNS = Number(process.env.FLOWC_FUZZ_RUNS) || 150;
@@ -117,20 +118,6 @@ describe("fuzz: CSV", () => {
 });
 
 // ------------------------------------------------------------------ .npy
-
-/** A hand-made .npy with any header text and data bytes. */
-function npyBytes(header: string, data: Uint8Array, version = 1): Uint8Array {
-  const pre = version === 1 ? 10 : 12;
-  const h = new TextEncoder().encode(header);
-  const out = new Uint8Array(pre + h.length + data.length);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]);
-  const v = new DataView(out.buffer);
-  if (version === 1) v.setUint16(8, h.length, true);
-  else v.setUint32(8, h.length, true);
-  out.set(h, pre);
-  out.set(data, pre + h.length);
-  return out;
-}
 
 describe("fuzz: .npy", () => {
   const file = "fuzz.npy";

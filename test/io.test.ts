@@ -17,6 +17,7 @@ import { DEFAULT_TOY_SAMPLES, loadData } from "../compiler/cli/io/data.ts";
 import { sampleToy } from "../runtime-wasm/host/toys.ts";
 import { readRunInfo } from "../compiler/cli/run-dir.ts";
 import { FLOW6, FlowcInputError } from "../runtime-wasm/host/errors.ts";
+import { npyBytes } from "./fixtures/npy.ts";
 
 let dir: string;
 beforeAll(() => {
@@ -42,20 +43,6 @@ function fails(f: () => unknown, code: string): FlowcInputError {
   expect(caught, `expected ${code}`).toBeInstanceOf(FlowcInputError);
   expect((caught as FlowcInputError).code).toBe(code);
   return caught as FlowcInputError;
-}
-
-/** A hand-made .npy with any header text and data bytes. */
-function npyBytes(header: string, data: Uint8Array, version = 1): Uint8Array {
-  const pre = version === 1 ? 10 : 12;
-  const h = new TextEncoder().encode(header);
-  const out = new Uint8Array(pre + h.length + data.length);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]);
-  const v = new DataView(out.buffer);
-  if (version === 1) v.setUint16(8, h.length, true);
-  else v.setUint32(8, h.length, true);
-  out.set(h, pre);
-  out.set(data, pre + h.length);
-  return out;
 }
 
 describe("CSV", () => {

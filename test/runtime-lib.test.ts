@@ -7,6 +7,7 @@
 import { describe, it, expect, beforeAll } from "vitest";
 import { compileAssemblyScript, type Precision } from "../compiler/codegen/asc.ts";
 import { convTmpSize } from "../compiler/layers/nets/conv.ts";
+import { mulberry32 } from "../runtime-wasm/host/init.ts";
 
 type Exports = Record<string, (...args: number[]) => number> & { memory: WebAssembly.Memory };
 
@@ -83,17 +84,8 @@ async function harness(src: string, prec: Precision): Promise<Harness> {
   return new Harness(ex as unknown as Exports, prec);
 }
 
-/** mulberry32: a tiny seeded generator for test data. */
-function rand(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A tiny seeded generator for test data (the host's mulberry32). */
+const rand = mulberry32;
 
 function uniform(r: () => number, n: number, lo = -1, hi = 1): number[] {
   return Array.from({ length: n }, () => lo + (hi - lo) * r());

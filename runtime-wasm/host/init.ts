@@ -248,9 +248,11 @@ export function luRotationParts(n: number, rng: Rng): LuParts {
 }
 
 /**
- * mulberry32, used only for `permute random seed=N`: the checker rebuilds the
- * same permutation at compile time (compiler/layers/permute.ts) to analyse
- * which features each layer touches, so both sides must run this exact procedure.
+ * mulberry32. In the flow itself it drives only `permute random seed=N`: the
+ * checker rebuilds the same permutation at compile time
+ * (compiler/layers/permute.ts) to analyse which features each layer touches,
+ * so both sides must run this exact procedure. The CLI, the benchmarks and the
+ * tests use it too wherever they want a small seeded generator.
  */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
