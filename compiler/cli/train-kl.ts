@@ -11,13 +11,13 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import cliProgress from "cli-progress";
-import { loadFlow, NonFiniteError, type Flow } from "../../runtime-wasm/host/flow.ts";
+import { loadFlow, type Flow } from "../../runtime-wasm/host/flow.ts";
 import { getTarget, gridLogZ, targets, type GridResult, type Target } from "../../runtime-wasm/host/targets.ts";
 import { writeFileAtomic } from "./io/atomic.ts";
-import { RUN_FILES, readCheckpoint, writeCheckpoint, type RunInfo } from "./run-dir.ts";
+import { RUN_FILES, readCheckpoint, type RunInfo } from "./run-dir.ts";
 import { compileSpecFile, fail, parseInteger, parseNumber } from "./shared.ts";
 import { scatterDensityPng } from "./plot.ts";
+import { keepingRng, log, runTrainingLoop } from "./train-loop.ts";
 
 /** The options of `flowc train … --target`, as commander hands them over (strings). */
 export interface ReverseKLOptions {
@@ -57,20 +57,6 @@ export interface ReverseKLInfo extends RunInfo {
   logZMethod?: "exact" | "grid";
   /** log Z − ELBO = KL(q‖p) (nats). */
   klGap?: number;
-}
-
-/** Bytes at the start of a workspace that hold the RNG state and scratch scalars (ARCHITECTURE.md). */
-const RNG_STATE_BYTES = 64;
-
-/** Run `f` without disturbing the workspace RNG that training draws its ε from. */
-function keepingRng<T>(flow: Flow, f: () => T): T {
-  const rng = () => new Uint8Array(flow.exports.memory.buffer, flow.mem.ws, RNG_STATE_BYTES);
-  const saved = rng().slice();
-  try {
-    return f();
-  } finally {
-    rng().set(saved);
-  }
 }
 
 /**
@@ -206,64 +192,24 @@ export async function trainReverseKL(spec: string, o: ReverseKLOptions): Promise
   }
   const saveInfo = () => writeFileAtomic(join(o.out, RUN_FILES.info), JSON.stringify(info, null, 2) + "\n");
 
-  const tty = process.stderr.isTTY && !o.quiet;
-  const bar = tty ? new cliProgress.SingleBar({ format: "train (reverse KL) |{bar}| {value}/{total} steps | −ELBO {loss} | {sps} samples/s | eta {eta_formatted}", hideCursor: true }, cliProgress.Presets.shades_classic) : null;
-  bar?.start(steps, start, { loss: "—", sps: "—" });
-  const t0 = performance.now();
-  let ema = NaN, lastLog = t0, sampleMs = 0;
-  let interrupted = false;
-  const onSigint = () => { interrupted = true; };
-  process.on("SIGINT", onSigint);
-  try {
-    for (let s = start; s < steps && !interrupted; s++) {
-      let loss: number;
-      try {
-        loss = trainer.stepReverseKL(target, batch, { beta: annealedBeta(s, anneal) });
-      } catch (e) {
-        if (e instanceof NonFiniteError) {
-          bar?.stop();
-          fail(`${e.message}\nthe last good checkpoint in ${o.out} is kept (step ${Math.floor(s / every) * every})`);
-        }
-        throw e;
-      }
-      // The batch −ELBO is noisy; a slow running mean shows the trend.
-      ema = Number.isNaN(ema) ? loss : 0.98 * ema + 0.02 * loss;
-      const done = s + 1;
-      const sps = ((done - start) * batch) / ((performance.now() - t0 - sampleMs) / 1000);
-      if (bar) bar.update(done, { loss: ema.toFixed(4), sps: sps.toFixed(0) });
-      else if (!o.quiet && (performance.now() - lastLog > 2000 || done === steps)) {
-        lastLog = performance.now();
-        const beta = annealedBeta(s, anneal);
-        log(o, `step ${done}/${steps}  −ELBO ${ema.toFixed(4)}${beta < 1 ? `  (annealing, β ${beta.toFixed(3)})` : ""}  ${sps.toFixed(0)} samples/s`);
-      }
-      if (done % every === 0 || done === steps) {
-        writeCheckpoint(o.out, flow, trainer, { seed: String(seed) });
-        info.step = done;
-        info.trainNegElbo = ema;
-        info.samplesPerSecond = sps;
-        saveInfo();
-      }
-      if (sampleEvery > 0 && done % sampleEvery === 0) {
-        const ts = performance.now();
-        const path = join(o.out, `samples-${done}.png`);
-        const x = keepingRng(flow, () => flow.sample(2000, { seed, temperature: sampleTemperature }));
-        scatterDensityPng(path, Float64Array.from(x), { density: (pts) => target.logDensity(pts, pts.length / 2, null) });
-        sampleMs += performance.now() - ts;
-        if (!bar) log(o, `step ${done}: samples over the target in ${path}`);
-      }
-    }
-  } finally {
-    process.off("SIGINT", onSigint);
-    bar?.stop();
-  }
-  if (interrupted) {
-    writeCheckpoint(o.out, flow, trainer, { seed: String(seed) });
-    info.step = trainer.stepCount;
-    saveInfo();
-    log(o, `interrupted: checkpoint written at step ${trainer.stepCount}; continue with --resume`);
-    process.exitCode = 130;
-    return;
-  }
+  const finished = runTrainingLoop({
+    flow, trainer, out: o.out, seed, steps, start, every, sampleEvery, quiet: o.quiet, info, saveInfo,
+    barFormat: "train (reverse KL) |{bar}| {value}/{total} steps | −ELBO {loss} | {sps} samples/s | eta {eta_formatted}",
+    step: (s) => ({ loss: trainer.stepReverseKL(target, batch, { beta: annealedBeta(s, anneal) }), samples: batch }),
+    barLoss: (ema) => ema.toFixed(4),
+    logLoss(ema, s) {
+      const beta = annealedBeta(s, anneal);
+      return `−ELBO ${ema.toFixed(4)}${beta < 1 ? `  (annealing, β ${beta.toFixed(3)})` : ""}`;
+    },
+    recordLoss: (ema) => { info.trainNegElbo = ema; },
+    sample(done) {
+      const path = join(o.out, `samples-${done}.png`);
+      const x = keepingRng(flow, () => flow.sample(2000, { seed, temperature: sampleTemperature }));
+      scatterDensityPng(path, Float64Array.from(x), { density: (pts) => target.logDensity(pts, pts.length / 2, null) });
+      return `step ${done}: samples over the target in ${path}`;
+    },
+  });
+  if (!finished) return;
   const est = estimateElbo(flow, target, evalSamples, seed + 1);
   info.elbo = est.elbo;
   info.elboStdErr = est.stdErr;
@@ -289,8 +235,4 @@ export async function trainReverseKL(spec: string, o: ReverseKLOptions): Promise
  */
 export function annealedBeta(s: number, anneal: number): number {
   return anneal > 0 ? Math.min(1, 0.01 + s / anneal) : 1;
-}
-
-function log(o: { quiet?: boolean }, msg: string): void {
-  if (!o.quiet) process.stderr.write(msg + "\n");
 }

@@ -15,14 +15,14 @@
 import type { Command } from "commander";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import cliProgress from "cli-progress";
-import { loadFlow, NonFiniteError, type Flow } from "../../../runtime-wasm/host/flow.ts";
+import { loadFlow, type Flow } from "../../../runtime-wasm/host/flow.ts";
 import { detectAnomaly } from "../../../runtime-wasm/host/anomaly.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { RUN_FILES, readCheckpoint, readRunInfo, writeCheckpoint, type RunInfo } from "../run-dir.ts";
+import { RUN_FILES, readCheckpoint, readRunInfo, type RunInfo } from "../run-dir.ts";
 import { compileSpecFile, fail, parseNumber, parseInteger, loadRowsWithContext, meanNll, describeError } from "../shared.ts";
 import { mulberry } from "../numeric.ts";
 import { canPlot, writeSamplesPng } from "./sample.ts";
+import { keepingRng, log, runTrainingLoop } from "../train-loop.ts";
 
 interface TrainOptions {
   data: string;
@@ -49,21 +49,16 @@ interface TrainOptions {
   recompute?: boolean;
 }
 
-/** Bytes at the start of a workspace that hold the RNG state and scratch scalars (ARCHITECTURE.md). */
-const RNG_STATE_BYTES = 64;
-
 /** Samples drawn for a progress picture: a grid of 8 × 8 images, or a scatter of 2,000 points. */
 const progressCount = (flow: Flow) => (flow.eventShape.length === 3 ? 64 : 2000);
 
 /**
- * Writes `DIR/samples-<step>.png` from fixed latent draws (`seed`) at `temperature`.
- * Sampling reseeds the workspace RNG that training's dequantisation noise also
- * draws from, so its state is saved first and restored afterwards.
+ * Writes `DIR/samples-<step>.png` from fixed latent draws (`seed`) at
+ * `temperature`, leaving the workspace RNG that training's dequantisation
+ * noise draws from as it was.
  */
 function writeProgressSamples(flow: Flow, dir: string, step: number, seed: number, temperature: number, context: Float64Array | null): string {
-  const rng = () => new Uint8Array(flow.exports.memory.buffer, flow.mem.ws, RNG_STATE_BYTES);
-  const saved = rng().slice();
-  try {
+  return keepingRng(flow, () => {
     const n = progressCount(flow);
     // A conditional flow draws with the training rows' contexts in turn, so the picture shows all of them.
     const k = flow.contextSize;
@@ -72,9 +67,7 @@ function writeProgressSamples(flow: Flow, dir: string, step: number, seed: numbe
     const path = join(dir, `samples-${step}.png`);
     writeSamplesPng(path, flow, x, n, cx);
     return path;
-  } finally {
-    rng().set(saved);
-  }
+  });
 }
 
 /** Seeded Fisher–Yates; the data order is a pure function of (seed, epoch), so resume is exact. */
@@ -179,23 +172,17 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
   };
   const bpd = (nll: number) => nll / (D * Math.LN2);
   const isImage = manifest.inputShape.length === 3;
+  const lossText = (ema: number) => (isImage ? `${ema.toFixed(4)} (${bpd(ema).toFixed(3)} bits/dim)` : ema.toFixed(4));
 
   const buf = new Float64Array(batch * D);
   const ctxBuf = trainCtx ? new Float64Array(batch * K) : null;
   const perEpoch = Math.max(1, Math.floor(rows / batch));
   let order = epochOrder(rows, seed, Math.floor(start / perEpoch));
   let orderEpoch = Math.floor(start / perEpoch);
-  const tty = process.stderr.isTTY && !o.quiet;
-  const bar = tty ? new cliProgress.SingleBar({ format: "train |{bar}| {value}/{total} steps | loss {loss} | {sps} samples/s | eta {eta_formatted}", hideCursor: true }, cliProgress.Presets.shades_classic) : null;
-  bar?.start(steps, start, { loss: "—", sps: "—" });
-  const t0 = performance.now();
-  let ema = NaN, lastLog = t0;
-  let sampleMs = 0; // time spent drawing progress samples, left out of the throughput
-  let interrupted = false;
-  const onSigint = () => { interrupted = true; };
-  process.on("SIGINT", onSigint);
-  try {
-    for (let s = start; s < steps && !interrupted; s++) {
+  const finished = runTrainingLoop({
+    flow, trainer, out: o.out, seed, steps, start, every, sampleEvery, quiet: o.quiet, info, saveInfo,
+    barFormat: "train |{bar}| {value}/{total} steps | loss {loss} | {sps} samples/s | eta {eta_formatted}",
+    step(s, stop) {
       const epoch = Math.floor(s / perEpoch);
       if (epoch !== orderEpoch) { order = epochOrder(rows, seed, epoch); orderEpoch = epoch; }
       const off = (s % perEpoch) * batch;
@@ -208,58 +195,22 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
           for (let j = 0; j < K; j++) ctxBuf[r * K + j] = trainCtx![c + j];
         }
       }
-      let loss: number;
-      try {
-        const rowsNow = m === batch ? buf : buf.subarray(0, m * D), ctxNow = ctxBuf ? (m === batch ? ctxBuf : ctxBuf.subarray(0, m * K)) : undefined;
-        // --detect-anomaly: every layer, every direction, before the step changes anything.
-        const anomaly = o.detectAnomaly ? detectAnomaly(flow, rowsNow, { step: s + 1, lr, context: ctxNow }) : null;
-        if (anomaly) {
-          bar?.stop();
-          fail(`${anomaly.message}\nthe last good checkpoint in ${o.out} is kept (step ${Math.floor(s / every) * every})`);
-        }
-        loss = trainer.step(rowsNow, ctxNow);
-      } catch (e) {
-        if (e instanceof NonFiniteError) {
-          bar?.stop();
-          fail(`${e.message}\nthe last good checkpoint in ${o.out} is kept (step ${Math.floor(s / every) * every})${o.detectAnomaly ? "" : "; --resume with --detect-anomaly checks every layer in every direction to say where"}`);
-        }
-        throw e;
-      }
-      ema = Number.isNaN(ema) ? loss : 0.98 * ema + 0.02 * loss;
-      const done = s + 1;
-      const sps = ((done - start) * m) / ((performance.now() - t0 - sampleMs) / 1000);
-      const lossText = isImage ? `${ema.toFixed(4)} (${bpd(ema).toFixed(3)} bits/dim)` : ema.toFixed(4);
-      if (bar) bar.update(done, { loss: lossText, sps: sps.toFixed(0) });
-      else if (!o.quiet && (performance.now() - lastLog > 2000 || done === steps)) {
-        lastLog = performance.now();
-        log(o, `step ${done}/${steps}  loss ${lossText}  ${sps.toFixed(0)} samples/s`);
-      }
-      if (done % every === 0 || done === steps) {
-        writeCheckpoint(o.out, flow, trainer, { seed: String(seed) });
-        info.step = done;
-        info.trainNll = ema;
-        info.samplesPerSecond = sps;
-        saveInfo();
-      }
-      if (sampleEvery > 0 && done % sampleEvery === 0) {
-        const ts = performance.now();
-        const path = writeProgressSamples(flow, o.out, done, seed, sampleTemperature, trainCtx);
-        sampleMs += performance.now() - ts;
-        if (!bar) log(o, `step ${done}: samples at temperature ${sampleTemperature} in ${path}`);
-      }
-    }
-  } finally {
-    process.off("SIGINT", onSigint);
-    bar?.stop();
-  }
-  if (interrupted) {
-    writeCheckpoint(o.out, flow, trainer, { seed: String(seed) });
-    info.step = trainer.stepCount;
-    saveInfo();
-    log(o, `interrupted: checkpoint written at step ${trainer.stepCount}; continue with --resume`);
-    process.exitCode = 130;
-    return;
-  }
+      const rowsNow = m === batch ? buf : buf.subarray(0, m * D), ctxNow = ctxBuf ? (m === batch ? ctxBuf : ctxBuf.subarray(0, m * K)) : undefined;
+      // --detect-anomaly: every layer, every direction, before the step changes anything.
+      const anomaly = o.detectAnomaly ? detectAnomaly(flow, rowsNow, { step: s + 1, lr, context: ctxNow }) : null;
+      if (anomaly) stop(anomaly.message);
+      return { loss: trainer.step(rowsNow, ctxNow), samples: m };
+    },
+    barLoss: lossText,
+    logLoss: (ema) => `loss ${lossText(ema)}`,
+    recordLoss: (ema) => { info.trainNll = ema; },
+    nonFiniteHint: o.detectAnomaly ? "" : "; --resume with --detect-anomaly checks every layer in every direction to say where",
+    sample(done) {
+      const path = writeProgressSamples(flow, o.out, done, seed, sampleTemperature, trainCtx);
+      return `step ${done}: samples at temperature ${sampleTemperature} in ${path}`;
+    },
+  });
+  if (!finished) return;
   if (val) {
     info.valNll = meanNll(flow, val, valCtx ?? undefined);
     if (isImage) info.bitsPerDim = bpd(info.valNll);
@@ -270,10 +221,6 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
   log(o, `peak memory ${mib(info.peakMemoryBytes ?? 0)} MiB (workspace ${mib(manifest.workspaceBytes)} MiB per thread${o.recompute ? ", --recompute" : ""})`);
   log(o, `done: ${trainer.stepCount} steps; model and weights in ${o.out}`);
-}
-
-function log(o: { quiet?: boolean }, msg: string): void {
-  if (!o.quiet) process.stderr.write(msg + "\n");
 }
 
 export function register(program: Command): void {
