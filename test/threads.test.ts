@@ -4,7 +4,8 @@
  * reproducible results for a fixed thread count, agreement with one thread
  * (bit for bit where the work is the same, to f32 rounding where gradients
  * are summed in another order), exact resume, the one-thread fallback with
- * a note, and processes that exit with idle workers.
+ * a note, processes that exit with idle workers, and a worker that dies
+ * reported as an error rather than waited for.
  */
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
@@ -236,6 +237,74 @@ console.log("threads", flow.threads, flow.logProb(x).length);
     expect(r.error, "the process did not exit").toBeUndefined();
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe("threads 2 300");
+  });
+
+  it("a worker that dies is an error naming the thread, not a hang, and the flow goes on on one thread", () => {
+    // In a child process with a time limit: a regression blocks the calling thread in Atomics.wait, where no test timeout could fire.
+    const dir = mkdtempSync(join(tmpdir(), "flowc-threads-dead-"));
+    writeFileSync(join(dir, "small.wasm"), small);
+    const script = join(dir, "dead.mts");
+    writeFileSync(script, `import { readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import { loadFlow } from ${JSON.stringify(join(root, "runtime-wasm/host/flow.ts"))};
+const x = Float32Array.from({ length: 2 * 300 }, (_, i) => Math.sin(i));
+const report = (what, f) => {
+  const t0 = performance.now();
+  let message = null;
+  try { f(); } catch (e) { message = e.message; }
+  console.log(JSON.stringify({ what, message, ms: performance.now() - t0 }));
+};
+async function started() {
+  const flow = await loadFlow(readFileSync(${JSON.stringify(join(dir, "small.wasm"))}), { threads: 2 });
+  flow.initialize({ seed: 1 });
+  const tr = flow.trainer({ batchSize: 300 });
+  tr.step(x);
+  // Internal handles: the pool and its worker for thread 1.
+  return { flow, tr, pool: flow.workers, worker: flow.workers.workers[0] };
+}
+
+// 1. Terminated between two calls: the next call says so.
+const a = await started();
+await a.worker.terminate();
+report("between", () => a.tr.step(x));
+console.log(JSON.stringify({ what: "after", threads: a.flow.threads, loss: a.tr.step(x), lp: a.flow.logProb(x).length }));
+
+// 2. Gone while holding its job: thread 1's real worker is replaced by one that claims the next job
+// and then leaves as a dying worker does (process.exit, an uncaught error): marking its slot.
+const b = await started();
+b.worker.removeAllListeners("exit");
+b.worker.removeAllListeners("error");
+await b.worker.terminate();
+const stand = new Worker(\`const { workerData: { control } } = require("node:worker_threads");
+const I = new Int32Array(control, 1024, 8);
+let seen = Atomics.load(I, 0);
+for (;;) {
+  while (Atomics.load(I, 0) === seen) Atomics.wait(I, 0, seen, 20);
+  seen = Atomics.load(I, 0);
+  // Claimed: leave, writing what pool.ts's worker writes on its way out (exit code, then DEAD in the done word).
+  if (Atomics.compareExchange(I, 4, seen, -seen) === seen) { I[5] = 3; Atomics.store(I, 1, -1); Atomics.notify(I, 1); process.exit(3); }
+}\`, { eval: true, workerData: { control: b.pool.control } });
+stand.unref();
+await new Promise((r) => setTimeout(r, 100));
+report("holding", () => {
+  // The calling thread takes the job itself when the worker has not claimed it yet: try again until it has.
+  for (let i = 0; i < 200; i++) b.tr.step(x);
+});
+console.log(JSON.stringify({ what: "after", threads: b.flow.threads, loss: b.tr.step(x), lp: b.flow.logProb(x).length }));
+`);
+    const r = spawnSync(process.execPath, [join(root, "bin/run-ts.mjs"), script], { encoding: "utf8", cwd: root, timeout: 120_000 });
+    expect(r.error, "the process did not exit: a dead worker hangs the calling thread").toBeUndefined();
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { what: string; message?: string | null; ms?: number; threads?: number; loss?: number; lp?: number });
+    expect(lines.map((l) => l.what)).toEqual(["between", "after", "holding", "after"]);
+    expect(lines[0].message).toMatch(/^thread 1 is gone: its worker exited with code 1 since the last call\. This call's results are lost \(a training step is not applied\); .* goes on on the calling thread alone \(threads = 1\)$/);
+    expect(lines[2].message).toMatch(/^thread 1 is gone: its worker exited with code 3 while running its share of this call\./);
+    for (const l of [lines[0], lines[2]]) expect(l.ms).toBeLessThan(20_000);
+    for (const l of [lines[1], lines[3]]) {
+      expect(l.threads).toBe(1);
+      expect(Number.isFinite(l.loss)).toBe(true);
+      expect(l.lp).toBe(300);
+    }
   });
 
   it("flowc train/eval/sample --threads 2 work end to end, resume exactly, and agree with one thread", () => {

@@ -398,8 +398,15 @@ export class Flow {
   /** @internal Called by loadFlow with the started pool, or with null when the workers could not start. */
   attachPool(pool: Pool | null): void {
     this.pool = pool;
-    if (pool) pool.exports0 = this.exports;
-    else this.threads = 1;
+    if (pool) {
+      pool.exports0 = this.exports;
+      // A worker gone (pool.ts): the pool has stopped the others; go on on this thread.
+      pool.onLost = () => {
+        if (this.pool !== pool) return;
+        this.pool = null;
+        this.threads = 1;
+      };
+    } else this.threads = 1;
   }
 
   /** Stops the worker threads; the flow goes on working on the calling thread. Idle workers never keep a Node process alive, so this is only needed to free them early. */

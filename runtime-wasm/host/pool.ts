@@ -17,6 +17,17 @@
  * gradient buffer, so who ran it never changes a result.
  * Imports no Node built-ins: `worker_threads` is reached through
  * `process.getBuiltinModule` when it exists.
+ *
+ * A worker that goes away is an error, not a hang. One that dies holding a
+ * job (an uncaught error, process.exit) marks its slot on the way out, which
+ * wakes the calling thread; one that ends outside a job (terminated,
+ * crashed) is heard of through its exit or error event, and the next call
+ * reports it. Either way the call throws, naming the thread and what
+ * happened, the pool stops its other workers, and the flow goes on on the
+ * calling thread alone. The one case left is a worker killed from outside
+ * (no JavaScript runs) while it holds a job: its event cannot arrive while
+ * the calling thread blocks. In Node only the pool terminates its workers,
+ * and it never does so during a call.
  */
 import { FlowcInputError } from "./errors.ts";
 
@@ -248,41 +259,58 @@ export function chunkSeed(seed: number, k: number): number {
 }
 
 /**
- * Runs one job with the calling thread's instance. WORKER_SOURCE below holds
- * the same loop for the workers; the two must stay line-for-line alike (the
- * thread tests compare their results bit for bit).
+ * The job loop, written once for both sides: the calling thread runs the
+ * function this returns, and WORKER_SOURCE embeds this function's own text,
+ * so a worker runs the very same code (the thread tests compare results bit
+ * for bit). It refers to nothing outside its parameters but JavaScript's
+ * globals, and defines no named inner functions, so its text still works
+ * when a bundler renames module-level names or a loader adds helpers to
+ * named functions (tsx, esbuild's keepNames). The offsets it is given are
+ * the calling thread's own `ARG` and `OP`, and `seedOf` is `chunkSeed`.
  */
-export function runJob(e: JobExports, a: ArrayLike<number>): JobResult {
-  const op = a[ARG.op], r0 = a[ARG.r0], r1 = a[ARG.r1], cs = a[ARG.cs], P = a[ARG.P], ws = a[ARG.ws];
-  const cx = (s: number) => (a[ARG.cxB] ? a[ARG.cxB] + s * a[ARG.cxRB] : 0);
-  const inp = (s: number) => a[ARG.inB] + s * a[ARG.inRB];
-  const out = (s: number) => a[ARG.outB] + s * a[ARG.outRB];
-  const v1 = (s: number) => (a[ARG.v1B] ? a[ARG.v1B] + s * a[ARG.v1RB] : 0);
-  let sum = 0, failRow = -1, failRows = 0;
-  if (a[ARG.zero] > 0) e.zero_buf(a[ARG.G], a[ARG.zero]);
-  if (a[ARG.seed] >= 0 && op === OP.train) e.seed(ws, a[ARG.seed]);
-  for (let s = r0; s < r1; s += cs) {
-    const m = Math.min(cs, r1 - s);
-    if (op === OP.train) {
-      const v = e.train_chunk(P, a[ARG.G], ws, inp(s), m, a[ARG.scalar], cx(s));
-      if (!Number.isFinite(v)) { failRow = s; failRows = m; break; }
-      sum += v;
-    } else if (op === OP.logProb) e.log_prob(P, ws, inp(s), out(s), m, cx(s));
-    else if (op === OP.forward) e.forward(P, ws, inp(s), out(s), v1(s), m, cx(s));
-    else if (op === OP.inverse) e.inverse(P, ws, inp(s), out(s), v1(s), m, cx(s));
-    else if (op === OP.sample) {
-      e.seed(ws, chunkSeed(a[ARG.seed], a[ARG.chunk0] + (s - r0) / cs));
-      e.sample(P, ws, out(s), v1(s), m, a[ARG.scalar], cx(s));
+function makeRunJob(K: typeof ARG, O: typeof OP, seedOf: (seed: number, k: number) => number): (e: JobExports, a: ArrayLike<number>) => JobResult {
+  return (e, a) => {
+    const op = a[K.op], r0 = a[K.r0], r1 = a[K.r1], cs = a[K.cs], P = a[K.P], ws = a[K.ws];
+    let sum = 0, failRow = -1, failRows = 0;
+    if (a[K.zero] > 0) e.zero_buf(a[K.G], a[K.zero]);
+    if (a[K.seed] >= 0 && op === O.train) e.seed(ws, a[K.seed]);
+    for (let s = r0; s < r1; s += cs) {
+      const m = Math.min(cs, r1 - s);
+      // Row s of the input, the output, the second output (log-det or log-p; 0 = none) and the context (0 = none).
+      const inp = a[K.inB] + s * a[K.inRB], out = a[K.outB] + s * a[K.outRB];
+      const v1 = a[K.v1B] ? a[K.v1B] + s * a[K.v1RB] : 0, cx = a[K.cxB] ? a[K.cxB] + s * a[K.cxRB] : 0;
+      if (op === O.train) {
+        const v = e.train_chunk(P, a[K.G], ws, inp, m, a[K.scalar], cx);
+        if (!Number.isFinite(v)) { failRow = s; failRows = m; break; }
+        sum += v;
+      } else if (op === O.logProb) e.log_prob(P, ws, inp, out, m, cx);
+      else if (op === O.forward) e.forward(P, ws, inp, out, v1, m, cx);
+      else if (op === O.inverse) e.inverse(P, ws, inp, out, v1, m, cx);
+      else if (op === O.sample) {
+        e.seed(ws, seedOf(a[K.seed], a[K.chunk0] + (s - r0) / cs));
+        e.sample(P, ws, out, v1, m, a[K.scalar], cx);
+      }
     }
-  }
-  return { sum, failRow, failRows };
+    return { sum, failRow, failRows };
+  };
 }
+
+/** Runs one job with the calling thread's instance. */
+export const runJob = makeRunJob(ARG, OP, chunkSeed);
 
 // ------------------------------------------------------------ the control block
 
-/** Bytes per worker slot: i32 seq/done/status/length/claim at 0, f64 args at 64, f64 results at 256, UTF-16 error text at 512. */
+/** Bytes per worker slot: i32 seq/done/status/length/claim/exit code at 0, f64 args at 64, f64 results at 256, UTF-16 error text at 512. */
 const SLOT = 1024;
 const ARGS_AT = 64, RES_AT = 256, MSG_AT = 512, MSG_CHARS = 256;
+/**
+ * What a slot's done word holds once its worker is gone (generations are
+ * positive). The worker writes it on its way out when it can (an uncaught
+ * error, process.exit), the calling thread when the worker's exit or error
+ * event arrives; either way with a notify, so a calling thread waiting for
+ * that worker wakes up and reports it instead of waiting for ever.
+ */
+const DEAD = -1;
 /**
  * Milliseconds of polling before sleeping in Atomics.wait. A futex wake-up
  * costs tens of µs, and the calling thread's work between two training steps
@@ -293,7 +321,7 @@ const ARGS_AT = 64, RES_AT = 256, MSG_AT = 512, MSG_CHARS = 256;
  */
 const SPIN_MS = 0.3, WAIT_SPIN_MS = 0.05;
 
-/** Polls I[at] for up to `ms` milliseconds while it equals `old`; returns its last value. The worker source has the same loop. */
+/** Polls I[at] for up to `ms` milliseconds while it equals `old`; returns its last value. The workers run it too (WORKER_SOURCE embeds its text). */
 function spinUntilChanged(I: Int32Array, at: number, old: number, ms: number): number {
   const until = performance.now() + ms;
   let v = Atomics.load(I, at);
@@ -307,52 +335,21 @@ function spinUntilChanged(I: Int32Array, at: number, old: number, ms: number): n
 /**
  * The worker: instantiates the module on the shared memory, then loops on
  * its slot of the control block. Plain JavaScript (it is evaluated as is in
- * the worker); `runJob` and `chunkSeed` mirror the TypeScript above.
+ * the worker); `runJob` and `chunkSeed` are the TypeScript above, as text.
  */
 const WORKER_SOURCE = `"use strict";
 const OP = ${JSON.stringify(OP)}, ARG = ${JSON.stringify(ARG)};
-const SLOT = ${SLOT}, ARGS_AT = ${ARGS_AT}, RES_AT = ${RES_AT}, MSG_AT = ${MSG_AT}, MSG_CHARS = ${MSG_CHARS}, ARG_COUNT = ${ARG_COUNT}, SPIN_MS = ${SPIN_MS};
-function spinUntilChanged(I, at, old, ms) {
-  const until = performance.now() + ms;
-  let v = Atomics.load(I, at);
-  while (v === old) {
-    for (let i = 0; i < 256 && v === old; i++) v = Atomics.load(I, at);
-    if (performance.now() > until) break;
-  }
-  return v;
+const SLOT = ${SLOT}, ARGS_AT = ${ARGS_AT}, RES_AT = ${RES_AT}, MSG_AT = ${MSG_AT}, MSG_CHARS = ${MSG_CHARS}, ARG_COUNT = ${ARG_COUNT}, SPIN_MS = ${SPIN_MS}, DEAD = ${DEAD};
+const spinUntilChanged = ${spinUntilChanged.toString()};
+function markDead(d, code) {
+  const I = new Int32Array(d.control, d.slot * SLOT, 8);
+  if (Atomics.load(I, 1) === DEAD) return;
+  I[5] = code;
+  Atomics.store(I, 1, DEAD);
+  Atomics.notify(I, 1);
 }
-function chunkSeed(seed, k) {
-  if (k === 0) return seed >>> 0;
-  let h = (seed ^ Math.imul(k, 0x9e3779b9)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-function runJob(e, a) {
-  const op = a[ARG.op], r0 = a[ARG.r0], r1 = a[ARG.r1], cs = a[ARG.cs], P = a[ARG.P], ws = a[ARG.ws];
-  const cx = (s) => (a[ARG.cxB] ? a[ARG.cxB] + s * a[ARG.cxRB] : 0);
-  const inp = (s) => a[ARG.inB] + s * a[ARG.inRB];
-  const out = (s) => a[ARG.outB] + s * a[ARG.outRB];
-  const v1 = (s) => (a[ARG.v1B] ? a[ARG.v1B] + s * a[ARG.v1RB] : 0);
-  let sum = 0, failRow = -1, failRows = 0;
-  if (a[ARG.zero] > 0) e.zero_buf(a[ARG.G], a[ARG.zero]);
-  if (a[ARG.seed] >= 0 && op === OP.train) e.seed(ws, a[ARG.seed]);
-  for (let s = r0; s < r1; s += cs) {
-    const m = Math.min(cs, r1 - s);
-    if (op === OP.train) {
-      const v = e.train_chunk(P, a[ARG.G], ws, inp(s), m, a[ARG.scalar], cx(s));
-      if (!Number.isFinite(v)) { failRow = s; failRows = m; break; }
-      sum += v;
-    } else if (op === OP.logProb) e.log_prob(P, ws, inp(s), out(s), m, cx(s));
-    else if (op === OP.forward) e.forward(P, ws, inp(s), out(s), v1(s), m, cx(s));
-    else if (op === OP.inverse) e.inverse(P, ws, inp(s), out(s), v1(s), m, cx(s));
-    else if (op === OP.sample) {
-      e.seed(ws, chunkSeed(a[ARG.seed], a[ARG.chunk0] + (s - r0) / cs));
-      e.sample(P, ws, out(s), v1(s), m, a[ARG.scalar], cx(s));
-    }
-  }
-  return { sum, failRow, failRows };
-}
+const chunkSeed = ${chunkSeed.toString()};
+const runJob = (${makeRunJob.toString()})(ARG, OP, chunkSeed);
 async function serve(d, ready) {
   let e;
   try {
@@ -370,30 +367,38 @@ async function serve(d, ready) {
   const R = new Float64Array(d.control, base + RES_AT, 4);
   const M = new Uint16Array(d.control, base + MSG_AT, MSG_CHARS);
   let seen = 0; // the generation counter starts at 0 and never returns to it
-  for (;;) {
-    let g = Atomics.load(I, 0);
-    if (g === seen) g = spinUntilChanged(I, 0, seen, SPIN_MS);
-    while (g === seen) { Atomics.wait(I, 0, seen); g = Atomics.load(I, 0); }
-    seen = g;
-    // The job is ours only if the calling thread has not taken it meanwhile.
-    if (Atomics.compareExchange(I, 4, g, -g) !== g) continue;
-    if (A[ARG.op] === OP.exit) { Atomics.store(I, 1, g); Atomics.notify(I, 1); return; }
-    try {
-      const r = runJob(e, A);
-      R[0] = r.sum; R[1] = r.failRow; R[2] = r.failRows;
-      I[2] = 0;
-    } catch (err) {
-      const text = String(err && err.message || err).slice(0, MSG_CHARS);
-      for (let i = 0; i < text.length; i++) M[i] = text.charCodeAt(i);
-      I[3] = text.length;
-      I[2] = 1;
+  try {
+    for (;;) {
+      let g = Atomics.load(I, 0);
+      if (g === seen) g = spinUntilChanged(I, 0, seen, SPIN_MS);
+      while (g === seen) { Atomics.wait(I, 0, seen); g = Atomics.load(I, 0); }
+      seen = g;
+      // The job is ours only if the calling thread has not taken it meanwhile.
+      if (Atomics.compareExchange(I, 4, g, -g) !== g) continue;
+      if (A[ARG.op] === OP.exit) { Atomics.store(I, 1, g); Atomics.notify(I, 1); return; }
+      try {
+        const r = runJob(e, A);
+        R[0] = r.sum; R[1] = r.failRow; R[2] = r.failRows;
+        I[2] = 0;
+      } catch (err) {
+        const text = String(err && err.message || err).slice(0, MSG_CHARS);
+        for (let i = 0; i < text.length; i++) M[i] = text.charCodeAt(i);
+        I[3] = text.length;
+        I[2] = 1;
+      }
+      Atomics.store(I, 1, g);
+      Atomics.notify(I, 1);
     }
-    Atomics.store(I, 1, g);
-    Atomics.notify(I, 1);
+  } catch (err) {
+    // Nothing outside runJob should throw; if something does, say so rather than leave a job unanswered.
+    markDead(d, -1);
+    throw err;
   }
 }
 if (typeof require === "function") {
   const { parentPort, workerData } = require("node:worker_threads");
+  // Runs on process.exit() and on an uncaught error; a terminate() runs no JavaScript, and the calling thread's exit event covers it.
+  process.on("exit", (code) => markDead(workerData, code));
   serve(workerData, (m) => parentPort.postMessage(m));
 } else {
   self.onmessage = (ev) => { self.onmessage = null; serve(ev.data, (m) => self.postMessage(m)); };
@@ -411,6 +416,13 @@ export class Pool {
   private readonly R: Float64Array[] = [];
   private readonly M: Uint16Array[] = [];
   private closed = false;
+  /** What the calling thread heard of each gone worker (its exit or error event), by thread. */
+  private readonly why: (string | null)[] = [];
+  /**
+   * Called once when a worker is found gone, after the pool has stopped the
+   * others: the flow then drops the pool and goes on on the calling thread.
+   */
+  onLost: (() => void) | null = null;
 
   private constructor(readonly size: number, private readonly control: SharedArrayBuffer, private readonly workers: WorkerLike[]) {
     this.I = new Int32Array(control);
@@ -418,7 +430,49 @@ export class Pool {
       this.A.push(new Float64Array(control, t * SLOT + ARGS_AT, ARG_COUNT));
       this.R.push(new Float64Array(control, t * SLOT + RES_AT, 4));
       this.M.push(new Uint16Array(control, t * SLOT + MSG_AT, MSG_CHARS));
+      this.why.push(null);
     }
+    // A worker that ends outside a job (terminated, killed, crashed) is only heard of through these
+    // events, which arrive between calls; its slot is marked so the next run() reports it.
+    workers.forEach((w, i) => {
+      const t = i + 1;
+      const gone = (what: string, code: number) => {
+        if (this.closed) return;
+        this.why[t] ??= what;
+        this.markDead(t, code);
+      };
+      if (typeof w.on === "function") {
+        w.on("exit", (code) => gone(`exited with code ${String(code)}`, typeof code === "number" ? code : -1));
+        w.on("error", (err) => gone(`failed: ${(err as { message?: string })?.message ?? String(err)}`, -1));
+      } else {
+        w.addEventListener!("error", (ev) => gone(`failed: ${ev.message ?? "an error event without a message"}`, -1));
+      }
+    });
+  }
+
+  /** Marks thread t's worker gone in its slot (as the worker does on its way out) and wakes whoever waits for it. */
+  private markDead(t: number, code: number): void {
+    const at = (t * SLOT) / 4;
+    if (Atomics.load(this.I, at + 1) === DEAD) return;
+    this.I[at + 5] = code;
+    Atomics.store(this.I, at + 1, DEAD);
+    Atomics.notify(this.I, at + 1);
+  }
+
+  /**
+   * Stops the pool after thread t's worker was found gone, tells the flow
+   * (which goes on on the calling thread alone) and returns the error for
+   * the call that found it.
+   */
+  private lost(t: number, when: string): Error {
+    const code = this.I[(t * SLOT) / 4 + 5];
+    const what = this.why[t] ?? (code === -1 ? "stopped on an unexpected error" : `exited with code ${code}`);
+    this.dispose();
+    this.onLost?.();
+    return new Error(
+      `thread ${t} is gone: its worker ${what} ${when}. This call's results are lost (a training step is not applied); ` +
+        `the flow stopped its other worker threads and goes on on the calling thread alone (threads = 1)`,
+    );
   }
 
   /** Starts `threads − 1` workers on `memory` (which must be shared); throws when a worker cannot start. */
@@ -456,8 +510,9 @@ export class Pool {
    */
   run(jobs: (Float64Array | null)[]): (JobResult | null)[] {
     if (this.closed) throw new Error("the flow's threads were disposed");
-    const gen = this.next();
     const I = this.I;
+    for (let t = 1; t < this.size; t++) if (Atomics.load(I, (t * SLOT) / 4 + 1) === DEAD) throw this.lost(t, "since the last call");
+    const gen = this.next();
     for (let t = 1; t < this.size; t++) {
       const job = jobs[t];
       if (!job) continue;
@@ -477,6 +532,7 @@ export class Pool {
     };
     if (jobs[0]) here(0);
     let workerError: string | null = null;
+    let gone = 0; // a thread whose worker died holding its job
     for (let t = 1; t < this.size; t++) {
       if (!jobs[t]) continue;
       // Not picked up yet: run it here (in thread t's buffers, so the result is the same).
@@ -486,8 +542,13 @@ export class Pool {
       }
       const at = (t * SLOT) / 4 + 1;
       let v = Atomics.load(I, at);
-      if (v !== gen) v = spinUntilChanged(I, at, v, WAIT_SPIN_MS);
-      while (v !== gen) { Atomics.wait(I, at, v); v = Atomics.load(I, at); }
+      if (v !== gen && v !== DEAD) v = spinUntilChanged(I, at, v, WAIT_SPIN_MS);
+      // A worker that dies holding the job (an uncaught error, process.exit) writes DEAD here on its way out.
+      while (v !== gen && v !== DEAD) { Atomics.wait(I, at, v); v = Atomics.load(I, at); }
+      if (v === DEAD) {
+        gone ||= t;
+        continue;
+      }
       if (I[(t * SLOT) / 4 + 2] !== 0) {
         workerError ??= `thread ${t}: ${String.fromCharCode(...this.M[t].subarray(0, I[(t * SLOT) / 4 + 3]))}`;
         continue;
@@ -495,6 +556,8 @@ export class Pool {
       const r = this.R[t];
       out[t] = { sum: r[0], failRow: r[1], failRows: r[2] };
     }
+    // Only now, with every other thread done with the memory, may the pool stop.
+    if (gone) throw this.lost(gone, "while running its share of this call");
     if (mainError) throw mainError;
     if (workerError) throw new Error(workerError);
     return out;
