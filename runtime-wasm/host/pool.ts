@@ -30,6 +30,7 @@
  * and it never does so during a call.
  */
 import { FlowcInputError } from "./errors.ts";
+import { instantiate as instantiateAS } from "@assemblyscript/loader";
 
 const PAGE = 65536;
 /** The largest wasm32 memory, in pages; the compiler declares it as the import's maximum. */
@@ -176,11 +177,6 @@ export interface Instantiated {
   shared: boolean;
 }
 
-/** AssemblyScript's `abort(msg, file, line, column)`; the kernels are built with --noAssert, so only traps reach it. */
-const abortImport = (_msg: number, _file: number, line: number, col: number) => {
-  throw new Error(`the module aborted at ${line}:${col}`);
-};
-
 /**
  * Instantiate `module` on a memory created here: shared when `shared` is
  * asked for. `initialPages` is the import's declared minimum when known; when
@@ -190,10 +186,10 @@ const abortImport = (_msg: number, _file: number, line: number, col: number) => 
  */
 export async function instantiateOn(module: WebAssembly.Module, opts: { shared: boolean; initialPages?: number }): Promise<Instantiated> {
   const imports = WebAssembly.Module.imports(module);
-  const env: Record<string, unknown> = {};
-  for (const i of imports) if (i.module === "env" && i.kind === "function" && i.name === "abort") env.abort = abortImport;
+  // AssemblyScript's loader supplies `env.abort`, decoding the message and file name from memory
+  // (the kernels are built with --noAssert, so only traps reach it).
   if (!imports.some((i) => i.module === "env" && i.name === "memory" && i.kind === "memory")) {
-    const instance = await WebAssembly.instantiate(module, { env } as WebAssembly.Imports);
+    const { instance } = await instantiateAS(module, {});
     return { instance, memory: instance.exports.memory as WebAssembly.Memory, shared: false };
   }
   let pages = Math.max(1, opts.initialPages ?? 1);
@@ -205,7 +201,7 @@ export async function instantiateOn(module: WebAssembly.Module, opts: { shared: 
       throw new FlowcInputError("FLOW653", `cannot create the flow's memory (${pages} pages${opts.shared ? ", shared" : ""}): ${(e as Error).message}`);
     }
     try {
-      const instance = await WebAssembly.instantiate(module, { env: { ...env, memory } } as WebAssembly.Imports);
+      const { instance } = await instantiateAS(module, { env: { memory } });
       return { instance, memory, shared: opts.shared };
     } catch (e) {
       // A precompiled module's minimum is not visible from JS: grow until it links.
