@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { compile } from "../compiler/codegen/compile.ts";
-import { loadFlow } from "../runtime-wasm/host/flow.ts";
+import { trainSpeed as measure } from "./glow-speed.ts";
 import { VARIANT_SECTION } from "../runtime-wasm/host/relaxed.ts";
 import { loadImageSet } from "../compiler/cli/io/builtin.ts";
 
@@ -24,17 +24,9 @@ let relaxed = false;
 
 /** Training images/s with `threads`, measured as bench/run.ts measures the plain build. */
 async function trainSpeed(threads: number): Promise<{ ips: number; threads: number }> {
-  const flow = await loadFlow(res.wasm!, { threads });
-  relaxed = WebAssembly.Module.customSections(flow.module, VARIANT_SECTION).length === 1;
-  flow.initialize({ seed: 0, data: data.subarray(0, 256 * D) });
-  const trainer = flow.trainer({ lr: 1e-3, batchSize: B });
-  trainer.step(data.subarray(0, B * D));
-  const t0 = performance.now();
-  for (let s = 1; s <= steps; s++) trainer.step(data.subarray(s * B * D, (s + 1) * B * D));
-  const ips = (steps * B) / ((performance.now() - t0) / 1000);
-  const used = flow.threads;
-  flow.dispose();
-  return { ips, threads: used };
+  const r = await measure(res.wasm!, data, { threads, steps, batch: B, eventSize: D });
+  relaxed = WebAssembly.Module.customSections(r.module, VARIANT_SECTION).length === 1;
+  return r;
 }
 
 const one = await trainSpeed(1);

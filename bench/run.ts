@@ -122,20 +122,8 @@ async function glowMnist(): Promise<void> {
   const data = loadImageSet("mnist", "train").data;
   const B = 64, D = 784;
   const steps = quick ? 3 : 12;
-  /** Training images/s of a flow loaded with `threads`. */
-  const trainSpeed = async (threads: number) => {
-    const flow = await loadFlow(res.wasm!, { threads });
-    for (const note of flow.notes) process.stderr.write(`note: ${note}\n`);
-    flow.initialize({ seed: 0, data: data.subarray(0, 256 * D) });
-    const trainer = flow.trainer({ lr: 1e-3, batchSize: B });
-    trainer.step(data.subarray(0, B * D));
-    const t0 = performance.now();
-    for (let s = 1; s <= steps; s++) trainer.step(data.subarray(s * B * D, (s + 1) * B * D));
-    const ips = (steps * B) / ((performance.now() - t0) / 1000);
-    const used = flow.threads;
-    flow.dispose();
-    return { ips, threads: used };
-  };
+  const { trainSpeed: measure } = await import("./glow-speed.ts");
+  const trainSpeed = (threads: number) => measure(res.wasm!, data, { threads, steps, batch: B, eventSize: D });
   const { ips } = await trainSpeed(1);
   const two = await trainSpeed(2);
   const ref = (threads: string) => {
