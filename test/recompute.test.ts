@@ -110,6 +110,27 @@ describe("--recompute", { timeout: 600_000 }, () => {
     });
   }
 
+  it("a non-finite loss names the same layer as without recompute (layers re-run one by one)", async () => {
+    // Four elementwise affines: the third one's scale overflows f32 (exp(100)), so its output is the first non-finite one.
+    const src = "input [2]\naffine\naffine\naffine\naffine\nbase normal\n";
+    for (const recompute of [false, true]) {
+      const flow = await build(src, "f32", recompute);
+      flow.initialize({ seed: 0 });
+      const p = flow.getParams();
+      const logs = flow.manifest.params.find((q) => q.name === "layers.2.logs")!;
+      p.fill(100, logs.offset, logs.offset + logs.size);
+      flow.setParams(p);
+      let err: unknown;
+      try {
+        flow.trainer({ batchSize: 4 }).step(new Float32Array([0.5, -0.25, 1, 2, 0.1, 0.2, -1, 3]));
+      } catch (e) {
+        err = e;
+      }
+      expect((err as { layer?: number }).layer, `recompute=${recompute}`).toBe(2);
+      expect((err as Error).message).toMatch(/output of layer 2 \(affine\)/);
+    }
+  });
+
   it("the backward of the inverse agrees too", async () => {
     const a = await build(moonsLike, "f64", false), b = await build(moonsLike, "f64", true);
     const n = 8;

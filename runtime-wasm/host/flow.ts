@@ -542,8 +542,9 @@ export class Flow {
       let c = 0;
       for (let j = 1; j < D; j++) if (Math.abs(x[r * D + j]) > Math.abs(x[r * D + c])) c = j;
       this.copyIn(this.mem.X, x, r * D, D);
-      this.exports.log_prob(this.mem.P, this.mem.ws, this.mem.X, this.mem.OUT, 1, this.loadContext(context, r, 1));
-      const where = this.firstNonFiniteLayer(1);
+      const cx = this.loadContext(context, r, 1);
+      this.exports.log_prob(this.mem.P, this.mem.ws, this.mem.X, this.mem.OUT, 1, cx);
+      const where = this.firstNonFiniteLayer(1, this.mem.ws, this.mem.X, cx);
       const cause = where
         ? `layer ${where.layer} (\`${this.manifest.layers[where.layer].text}\`) is the first whose output is not finite (feature ${where.index})`
         : "every layer's output is finite, so the sum of log-determinants or the base log-density overflowed";
@@ -617,10 +618,23 @@ export class Flow {
     return new Trainer(this, opts);
   }
 
-  /** The index and kind of the first layer whose output (in the last chunk run) has a non-finite value. */
-  firstNonFiniteLayer(m: number, ws: number = this.mem.ws): { layer: number; kind: string; index: number } | null {
-    for (const l of this.manifest.layers) {
+  /**
+   * The index and kind of the first layer whose output (in the last chunk run) has a non-finite value.
+   * A `--recompute` module keeps only two activation buffers, so there the chunk's input `x` (and its
+   * context `cx`) is run again layer by layer through `layer_fwd`, checking each output as it comes.
+   */
+  firstNonFiniteLayer(m: number, ws: number = this.mem.ws, x?: number, cx = 0): { layer: number; kind: string; index: number } | null {
+    const layers = this.manifest.layers;
+    const recompute = this.manifest.recompute === true;
+    if (recompute && x === undefined) return null;
+    if (recompute) this.exports.zero_buf(this.mem.LD, m);
+    let input = x ?? 0;
+    for (const l of layers) {
       const size = l.outShape.reduce((a, b) => a * b, 1);
+      if (recompute) {
+        this.exports.layer_fwd(l.index, this.mem.P, ws, input, ws + l.act, this.mem.LD, m, cx);
+        input = ws + l.act;
+      }
       const bad = this.exports.first_nonfinite(ws + l.act, m * size);
       if (bad >= 0) return { layer: l.index, kind: l.kind, index: bad };
     }
@@ -740,7 +754,7 @@ export class Trainer {
       f.copyIn(mem.X, batch, s * D, m * D);
       const part = e.train_chunk(mem.P, mem.G, mem.ws, mem.X, m, 1 / rows, cx);
       if (!Number.isFinite(part)) {
-        const where = f.firstNonFiniteLayer(m);
+        const where = f.firstNonFiniteLayer(m, mem.ws, mem.X, cx);
         throw new NonFiniteError(
           `step ${step}: the loss is not finite` + (where ? `; the first non-finite value is in the output of layer ${where.layer} (${where.kind}), row ${Math.floor(where.index / Math.max(1, man.layers[where.layer].outShape.reduce((a, b) => a * b, 1))) + s}` : "; every layer's output is finite, so the base distribution's log-density overflowed") +
             " (a learning rate too high is the usual cause; try a lower --lr or --clip-norm)",
@@ -784,7 +798,7 @@ export class Trainer {
         const r = results[t];
         if (!r) continue;
         if (r.failRow >= 0) {
-          const where = f.firstNonFiniteLayer(r.failRows, f.threadBuffers(t).ws);
+          const where = f.firstNonFiniteLayer(r.failRows, f.threadBuffers(t).ws, S.IN + r.failRow * D * sz, cxB ? cxB + r.failRow * f.contextSize * sz : 0);
           const at = s0 + r.failRow;
           throw new NonFiniteError(
             `step ${step}: the loss is not finite` + (where ? `; the first non-finite value is in the output of layer ${where.layer} (${where.kind}), row ${Math.floor(where.index / Math.max(1, man.layers[where.layer].outShape.reduce((a, b) => a * b, 1))) + at}` : "; every layer's output is finite, so the base distribution's log-density overflowed") +

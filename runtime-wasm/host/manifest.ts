@@ -63,6 +63,8 @@ export interface Manifest {
   latentLayout: { layer: number; offset: number; size: number; shape: number[] }[];
   chunk: number;
   workspaceBytes: number;
+  /** Built with `--recompute`: layers' `act` buffers alternate between two, so only the last two outputs survive a pass. */
+  recompute?: boolean;
   /** Byte offsets inside a workspace of the internal latent buffer and its gradient. */
   workspace: { z: number; gz: number };
   paramCount: number;
