@@ -8,16 +8,16 @@
  * `logZ` and a 2-D `box`). Also the ELBO estimate and the grid log Z that
  * `flowc eval --target` reports.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadFlow, type Flow } from "../../runtime-wasm/host/flow.ts";
 import { getTarget, gridLogZ, targets, type GridResult, type Target } from "../../runtime-wasm/host/targets.ts";
 import { writeFileAtomic } from "./io/atomic.ts";
-import { RUN_FILES, readCheckpoint, type RunInfo } from "./run-dir.ts";
+import { RUN_FILES, readRunInfo, type RunInfo } from "./run-dir.ts";
 import { compileSpecFile, fail, parseInteger, parseNumber } from "./shared.ts";
 import { scatterDensityPng } from "./plot.ts";
-import { keepingRng, log, runTrainingLoop } from "./train-loop.ts";
+import { keepingRng, log, makeTrainer, resumeFrom, runTrainingLoop } from "./train-loop.ts";
 
 /** The options of `flowc train … --target`, as commander hands them over (strings). */
 export interface ReverseKLOptions {
@@ -151,25 +151,13 @@ export async function trainReverseKL(spec: string, o: ReverseKLOptions): Promise
   if (target.dim !== flow.eventSize) fail(`the target ${target.name} is ${target.dim}-dimensional but ${spec} has event shape [${flow.eventShape.join(", ")}]`);
   if (sampleEvery > 0 && target.dim !== 2) fail(`--sample-every draws a scatter over the target, which needs a 2-D target; ${target.name} is ${target.dim}-D`);
 
-  const trainer = flow.trainer({
-    lr,
-    batchSize: batch,
-    clipNorm: o.clipNorm ? parseNumber(o.clipNorm, "--clip-norm", 0) : 0,
-    weightDecay: o.weightDecay ? parseNumber(o.weightDecay, "--weight-decay", 0) : 0,
-    warmup: o.warmup ? parseInteger(o.warmup, "--warmup", 0) : 0,
-  });
+  const trainer = makeTrainer(flow, o, lr, batch);
 
-  let start = 0;
-  const resuming = o.resume === true && existsSync(join(o.out, RUN_FILES.checkpoint));
-  if (resuming) {
-    const prev = readFileSync(join(o.out, RUN_FILES.model));
-    if (Buffer.compare(prev, Buffer.from(wasm)) !== 0) {
-      const m = JSON.parse(readFileSync(join(o.out, RUN_FILES.info), "utf8")) as RunInfo;
-      if (m.spec !== spec) fail(`cannot resume: ${o.out} was trained from ${m.spec}, not ${spec}`);
-    }
-    readCheckpoint(o.out, flow, trainer); // restores the RNG too, so ε continues where it stopped
-    start = trainer.stepCount;
-  } else {
+  // The checkpoint restores the RNG too, so ε continues where it stopped.
+  const resumed = resumeFrom(o.out, o.resume === true, spec, wasm, flow, trainer);
+  const resuming = resumed !== null;
+  const start = resumed ?? 0;
+  if (!resuming) {
     flow.initialize({ seed });
     flow.exports.seed(flow.mem.ws, seed >>> 0);
   }
@@ -187,7 +175,7 @@ export async function trainReverseKL(spec: string, o: ReverseKLOptions): Promise
     step: start,
   };
   if (resuming && existsSync(join(o.out, RUN_FILES.info))) {
-    const prev = JSON.parse(readFileSync(join(o.out, RUN_FILES.info), "utf8")) as ReverseKLInfo;
+    const prev = readRunInfo(join(o.out, RUN_FILES.info)) as ReverseKLInfo;
     if (prev.target !== undefined && prev.target !== o.target) fail(`cannot resume: ${o.out} was trained against the target ${prev.target}, not ${o.target}`);
   }
   const saveInfo = () => writeFileAtomic(join(o.out, RUN_FILES.info), JSON.stringify(info, null, 2) + "\n");

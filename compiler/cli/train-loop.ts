@@ -9,8 +9,10 @@
  */
 import cliProgress from "cli-progress";
 import { NonFiniteError, type Flow, type Trainer } from "../../runtime-wasm/host/flow.ts";
-import { writeCheckpoint, type RunInfo } from "./run-dir.ts";
-import { fail } from "./shared.ts";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { RUN_FILES, readCheckpoint, readRunInfo, writeCheckpoint, type RunInfo } from "./run-dir.ts";
+import { fail, parseInteger, parseNumber } from "./shared.ts";
 
 /** Bytes at the start of a workspace that hold the RNG state and scratch scalars (ARCHITECTURE.md). */
 const RNG_STATE_BYTES = 64;
@@ -34,6 +36,33 @@ export function keepingRng<T>(flow: Flow, f: () => T): T {
 /** A progress or status line on stderr, unless `--quiet`. */
 export function log(o: { quiet?: boolean }, msg: string): void {
   if (!o.quiet) process.stderr.write(msg + "\n");
+}
+
+/** The Adam options both training commands take: `--lr`, `--batch`, `--clip-norm`, `--weight-decay`, `--warmup`. */
+export function makeTrainer(flow: Flow, o: { clipNorm?: string; weightDecay?: string; warmup?: string }, lr: number, batch: number): Trainer {
+  return flow.trainer({
+    lr,
+    batchSize: batch,
+    clipNorm: o.clipNorm ? parseNumber(o.clipNorm, "--clip-norm", 0) : 0,
+    weightDecay: o.weightDecay ? parseNumber(o.weightDecay, "--weight-decay", 0) : 0,
+    warmup: o.warmup ? parseInteger(o.warmup, "--warmup", 0) : 0,
+  });
+}
+
+/**
+ * With `--resume` and a checkpoint in `out`: refuse a run of another spec (a rebuilt module
+ * of the same spec is fine), restore weights, optimizer state and RNG, and return the step
+ * reached. Returns null when there is nothing to resume.
+ */
+export function resumeFrom(out: string, resume: boolean | undefined, spec: string, wasm: Uint8Array, flow: Flow, trainer: Trainer): number | null {
+  if (!resume || !existsSync(join(out, RUN_FILES.checkpoint))) return null;
+  const prev = readFileSync(join(out, RUN_FILES.model));
+  if (Buffer.compare(prev, Buffer.from(wasm)) !== 0) {
+    const m = readRunInfo(join(out, RUN_FILES.info));
+    if (m.spec !== spec) fail(`cannot resume: ${out} was trained from ${m.spec}, not ${spec}`);
+  }
+  readCheckpoint(out, flow, trainer);
+  return trainer.stepCount;
 }
 
 export interface TrainingLoop {

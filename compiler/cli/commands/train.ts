@@ -13,16 +13,16 @@
  * shuffled order, the validation split and the checkpoints.
  */
 import type { Command } from "commander";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { loadFlow, type Flow } from "../../../runtime-wasm/host/flow.ts";
 import { detectAnomaly } from "../../../runtime-wasm/host/anomaly.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { RUN_FILES, readCheckpoint, readRunInfo, type RunInfo } from "../run-dir.ts";
+import { RUN_FILES, readRunInfo, type RunInfo } from "../run-dir.ts";
 import { compileSpecFile, fail, parseNumber, parseInteger, loadRowsWithContext, meanNll, describeError } from "../shared.ts";
 import { mulberry } from "../numeric.ts";
 import { canPlot, writeSamplesPng } from "./sample.ts";
-import { keepingRng, log, runTrainingLoop } from "../train-loop.ts";
+import { keepingRng, log, makeTrainer, resumeFrom, runTrainingLoop } from "../train-loop.ts";
 
 interface TrainOptions {
   data: string;
@@ -128,23 +128,11 @@ export async function train(spec: string, o: TrainOptions): Promise<void> {
   if (rows < 1) fail("the training data has no rows");
 
   mkdirSync(o.out, { recursive: true });
-  const trainer = flow.trainer({
-    lr,
-    batchSize: batch,
-    clipNorm: o.clipNorm ? parseNumber(o.clipNorm, "--clip-norm", 0) : 0,
-    weightDecay: o.weightDecay ? parseNumber(o.weightDecay, "--weight-decay", 0) : 0,
-    warmup: o.warmup ? parseInteger(o.warmup, "--warmup", 0) : 0,
-  });
+  const trainer = makeTrainer(flow, o, lr, batch);
 
-  let start = 0;
-  if (o.resume && existsSync(join(o.out, RUN_FILES.checkpoint))) {
-    const prev = readFileSync(join(o.out, RUN_FILES.model));
-    if (Buffer.compare(prev, Buffer.from(wasm)) !== 0) {
-      const m = readRunInfo(join(o.out, RUN_FILES.info));
-      if (m.spec !== spec) fail(`cannot resume: ${o.out} was trained from ${m.spec}, not ${spec}`);
-    }
-    readCheckpoint(o.out, flow, trainer);
-    start = trainer.stepCount;
+  const resumed = resumeFrom(o.out, o.resume, spec, wasm, flow, trainer);
+  const start = resumed ?? 0;
+  if (resumed !== null) {
     log(o, `resuming from step ${start}`);
     // A run is bit-for-bit reproducible for a given thread count (the gradient is summed per thread).
     let before: unknown;
