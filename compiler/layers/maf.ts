@@ -160,6 +160,10 @@ interface Made {
   fill(src: string): string;
   /** The `project` body. */
   project: string;
+  /** The sequential direction: D passes; pass k runs MADE on `dst` as built so far (with the
+   *  context), then `body` (r, k and q = r·D + k in scope) writes feature k of every row into
+   *  `dst`; `written` is the value fed back to MADE's input (a name from `body`, or an expression). */
+  sequential(dst: string, body: string, written: string): string;
 }
 
 function made(ctx: EmitCtx, factor: number): Made {
@@ -261,6 +265,17 @@ function made(ctx: EmitCtx, factor: number): Made {
     back: (inp, gout, gin, params) => `${id}_back(P, G, ws, ${inp}, ${gout}, ${gin}, n, ${params});`,
     fill,
     project: maskLoops(W, W),
+    sequential: (dst, body, written) => `${id}_prep(P, ws);
+  zero(${dst}, n * ${D});
+  ${hid.map((h) => `zero(${h}, n * ${H});`).join(" ")}
+  ${fill(dst)}
+  for (let k = 0; k < ${D}; k++) {
+    ${id}_run(P, ws, ${C > 0 ? inbuf : dst}, n, k);
+    for (let r = 0; r < n; r++) {
+      const q = r * ${D} + k;
+${body}${C > 0 ? `\n      stf(${inbuf}, r * ${S} + k, ${written});` : ""}
+    }
+  }`,
   };
 }
 
@@ -302,20 +317,10 @@ export function emitAutoregressive(ctx: EmitCtx, layer: "maf" | "iaf"): LayerCod
     addf(ld, r, ${normalize ? "-s" : "s"});
   }`;
   // Sequential passes: MADE on dst as it is built, one feature per pass.
-  const sequential = (src: string, dst: string, normalize: boolean): string => `${m.prep}
-  zero(${dst}, n * ${D});
-  ${m.clear}
-  ${m.fill(dst)}
-  for (let k = 0; k < ${D}; k++) {
-    ${m.run(ctxIn ? m.inbuf : dst, "k")}
-    for (let r = 0; r < n; r++) {
-      const a = ${al("r", "k")};
-      const q = r * ${D} + k;
+  const sequential = (src: string, dst: string, normalize: boolean): string => m.sequential(dst, `      const a = ${al("r", "k")};
       const v = ${normalize ? `(ldf(${src}, q) - ${mu("r", "k")}) * exp_(-a)` : `ldf(${src}, q) * exp_(a) + ${mu("r", "k")}`};
-      stf(${dst}, q, v);${ctxIn ? `\n      stf(${m.inbuf}, r * ${S} + k, v);` : ""}
-      addf(ld, r, ${normalize ? "-a" : "a"});
-    }
-  }`;
+      stf(${dst}, q, v);
+      addf(ld, r, ${normalize ? "-a" : "a"});`, "v");
 
   const gout = ctx.slot("gout", 2 * D);
   const gin = ctx.slot("gin", S);
@@ -431,18 +436,8 @@ function emitSplineAutoregressive(ctx: EmitCtx, layer: "maf" | "iaf"): LayerCode
     }
     addf(ld, r, s);
   }`;
-  const sequential = (src: string, dst: string, inverse: boolean): string => `${m.prep}
-  zero(${dst}, n * ${D});
-  ${m.clear}
-  ${m.fill(dst)}
-  for (let k = 0; k < ${D}; k++) {
-    ${m.run(ctxIn ? m.inbuf : dst, "k")}
-    for (let r = 0; r < n; r++) {
-      const q = r * ${D} + k;
-      const l = ${spl(src, dst, "q", inverse)}; ${keep(inverse, "l", "q")}${ctxIn ? `\n      stf(${m.inbuf}, r * ${S} + k, ldf(${dst}, q));` : ""}
-      addf(ld, r, l);
-    }
-  }`;
+  const sequential = (src: string, dst: string, inverse: boolean): string => m.sequential(dst, `      const l = ${spl(src, dst, "q", inverse)}; ${keep(inverse, "l", "q")}
+      addf(ld, r, l);`, `ldf(${dst}, q)`);
   // One elementwise backward of the forward spline at x with adjoint v of its output and gld:
   // `dst` ← S'·v + gld·ℓ_x, gout ← S_θ·v + gld·ℓ_θ (ℓ = log S').
   const sweep = (v: string, dst: string) => `for (let q = 0; q < n * ${D}; q++) stf(${dst}, q, rqs_bwd(ldf(x, q), ${prm("q")}, 1, ${K}, ${tail}, ldf(${v}, q), gld, ${gp("q")}));`;
