@@ -181,28 +181,7 @@ export function checkLayer(flow: Flow, i: number, x: ArrayLike<number>, opts: Ch
   }
   const gradInputErr = relErr(gx, fdx);
 
-  let gradParamErr = NaN;
-  const params = man.params.filter((p) => p.layer === i && p.trainable);
-  if (params.length) {
-    const Pv = flow.view(mem.P, man.paramCount);
-    const a: number[] = [], b: number[] = [];
-    for (const p of params) {
-      const max = opts.maxParamEntries ?? 48;
-      const idx = p.size <= max ? [...Array(p.size).keys()] : Array.from({ length: max }, () => Math.floor(rand() * p.size));
-      for (const k of idx) {
-        const at = p.offset + k;
-        const old = Pv[at];
-        flow.view(mem.P, man.paramCount)[at] = old + h;
-        const lp = loss(x);
-        flow.view(mem.P, man.paramCount)[at] = old - h;
-        const lm = loss(x);
-        flow.view(mem.P, man.paramCount)[at] = old;
-        a.push(G[at]);
-        b.push((lp - lm) / (2 * h));
-      }
-    }
-    gradParamErr = relErr(a, b);
-  }
+  const gradParamErr = paramGradErr(flow, i, G, () => loss(x), h, opts.maxParamEntries ?? 48, rand);
   return { index: i, kind: L.kind, text: L.text, inverseErr, logdetSumErr, logdetErr, gradInputErr, gradParamErr, offDiagonal };
 }
 
@@ -305,28 +284,7 @@ export function checkLayerInverse(flow: Flow, i: number, y: ArrayLike<number>, o
     }
     gradLatentErr = Math.max(gradLatentErr, relErr(gz, fdz));
   }
-  let gradParamErr = NaN;
-  const params = man.params.filter((p) => p.layer === i && p.trainable);
-  if (params.length) {
-    const a: number[] = [], b: number[] = [];
-    for (const p of params) {
-      const max = opts.maxParamEntries ?? 48;
-      const idx = p.size <= max ? [...Array(p.size).keys()] : Array.from({ length: max }, () => Math.floor(rand() * p.size));
-      for (const k of idx) {
-        const at = p.offset + k;
-        const Pv = flow.view(mem.P, man.paramCount);
-        const old = Pv[at];
-        Pv[at] = old + h;
-        const lp = loss(y);
-        flow.view(mem.P, man.paramCount)[at] = old - h;
-        const lm = loss(y);
-        flow.view(mem.P, man.paramCount)[at] = old;
-        a.push(G[at]);
-        b.push((lp - lm) / (2 * h));
-      }
-    }
-    gradParamErr = relErr(a, b);
-  }
+  const gradParamErr = paramGradErr(flow, i, G, () => loss(y), h, opts.maxParamEntries ?? 48, rand);
   let logdetErr = NaN;
   if (Din === Dout && Din <= (opts.maxJacobian ?? 64)) {
     logdetErr = 0;
@@ -344,4 +302,31 @@ export function checkLayerInverse(flow: Flow, i: number, y: ArrayLike<number>, o
     }
   }
   return { index: i, kind: L.kind, gradLatentErr, gradParamErr, logdetErr };
+}
+
+/**
+ * Relative error between the analytic gradient G of layer i's trainable parameters and central
+ * differences of `loss` (at most `max` entries per tensor, drawn with `rand`); NaN without parameters.
+ */
+function paramGradErr(flow: Flow, i: number, G: ArrayLike<number>, loss: () => number, h: number, max: number, rand: () => number): number {
+  const man = flow.manifest, P = flow.mem.P;
+  const params = man.params.filter((p) => p.layer === i && p.trainable);
+  if (!params.length) return NaN;
+  const a: number[] = [], b: number[] = [];
+  for (const p of params) {
+    const idx = p.size <= max ? [...Array(p.size).keys()] : Array.from({ length: max }, () => Math.floor(rand() * p.size));
+    for (const k of idx) {
+      const at = p.offset + k;
+      // A fresh view each time: the loss runs the module, whose memory may have grown.
+      const old = flow.view(P, man.paramCount)[at];
+      flow.view(P, man.paramCount)[at] = old + h;
+      const lp = loss();
+      flow.view(P, man.paramCount)[at] = old - h;
+      const lm = loss();
+      flow.view(P, man.paramCount)[at] = old;
+      a.push(G[at]);
+      b.push((lp - lm) / (2 * h));
+    }
+  }
+  return relErr(a, b);
 }
