@@ -83,6 +83,8 @@ export async function compileIR(ir: IRFlow, opts: CompileOptions = {}): Promise<
   manifest.layers.forEach((l, i) => {
     l.dataInit = gen.dataInit[i];
     l.bwdInv = gen.bwdInv[i];
+    const hint = registry.layers[l.kind]?.anomaly;
+    if (hint) l.anomaly = hint;
   });
   let wasm = appendCustomSection(res.wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
   if (opts.relaxedSimd) {

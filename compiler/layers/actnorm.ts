@@ -14,6 +14,15 @@ export const actnorm: LayerKind = {
   paper: "Kingma & Dhariwal 2018, Glow",
   options: {},
   accepts: "any",
+  // A constant channel in the init batch gets logs = −log(1e-6) ≈ 13.8; exp(10) is far beyond any real scale.
+  anomaly: {
+    saturated: {
+      param: "logs",
+      atLeast: 10,
+      what: "log-scale",
+      hint: "actnorm's scale is set from the first batch, and a channel that was constant there (zero variance) gets a scale of 1e6; initialise on more varied data, or drop the constant feature",
+    },
+  },
   shape: (input) => input,
   params(input) {
     const n = featureDim(input);

@@ -16,6 +16,7 @@ export const logit: LayerKind = {
     alpha: { type: "float", default: 0.05, min: 0, max: 0.5, exclusiveMax: true, doc: "keeps the logit away from 0 and 1" },
   },
   accepts: "any",
+  anomaly: { whenHere: "`logit` maps 0 and 1 to ±infinity: its input must lie strictly inside (0, 1); use alpha > 0 (e.g. alpha=0.05), dequantize integer data first, or rescale the data" },
   shape: (input) => input,
   params: () => [],
   direction: analyticBoth,

@@ -6,7 +6,7 @@
  * code generator, host and tests never switch over layer names.
  */
 import type { Span } from "../syntax/ast.ts";
-import type { InitDesc } from "../../runtime-wasm/host/manifest.ts";
+import type { AnomalyHint, InitDesc } from "../../runtime-wasm/host/manifest.ts";
 
 /** An event shape: `[D]` or `[C, H, W]`. */
 export type Shape = number[];
@@ -202,6 +202,9 @@ export interface LayerKind {
    *  integers in [0, levels)). When it is the first layer, the host checks data against it
    *  (FLOW6xx error naming the first offending value instead of a NaN). */
   domain?(opts: Opts): InputDomain | undefined;
+  /** How this layer explains the known ways it makes training non-finite (`--detect-anomaly`
+   *  hints); carried in the manifest so the host needs no layer names. */
+  anomaly?: AnomalyHint;
   /** Present once the layer has kernels. Returns null for option combinations that have
    *  no kernels yet (the compiler then reports FLOW501 instead of failing). */
   emit?(ctx: EmitCtx): LayerCode | null;

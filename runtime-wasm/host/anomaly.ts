@@ -32,36 +32,39 @@ export interface Anomaly {
   message: string;
 }
 
-/** exp(10) ≈ 22,026: an actnorm scale this large is the 1e-6 floor of a zero-variance init channel. */
-const ACTNORM_LOGS_LIMIT = 10;
-
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 function floatView(flow: Flow, ptr: number, count: number): ArrayLike<number> {
   return flow.view(ptr, count);
 }
 
-/** Actnorm layers whose log-scale sits at the zero-variance floor, as "layer 3 (actnorm) channel 2 (log-scale 13.8)". */
-function saturatedActnorms(flow: Flow): string[] {
-  const out: string[] = [];
-  const P = flow.view(flow.mem.P, flow.manifest.paramCount);
-  for (const p of flow.manifest.params) {
-    if (p.layer < 0 || flow.manifest.layers[p.layer].kind !== "actnorm" || !p.name.endsWith(".logs")) continue;
+/**
+ * Parameters at a layer's known failure value (its manifest `anomaly.saturated`), as
+ * "layer 3 (actnorm) channel 2 (log-scale 13.8)", with the first such layer's explanation.
+ */
+function saturatedParams(flow: Flow): { items: string[]; hint: string } | null {
+  const man = flow.manifest;
+  const P = flow.view(flow.mem.P, man.paramCount);
+  const items: string[] = [];
+  let hint = "";
+  for (const l of man.layers) {
+    const sat = l.anomaly?.saturated;
+    const p = sat && man.params.find((q) => q.name === `layers.${l.index}.${sat.param}`);
+    if (!sat || !p) continue;
     for (let c = 0; c < p.size; c++) {
-      if (P[p.offset + c] >= ACTNORM_LOGS_LIMIT) out.push(`layer ${p.layer} (actnorm) ${flow.eventShape.length === 3 ? "channel" : "feature"} ${c} (log-scale ${P[p.offset + c].toFixed(1)})`);
+      if (P[p.offset + c] < sat.atLeast) continue;
+      items.push(`layer ${l.index} (${l.kind}) ${flow.eventShape.length === 3 ? "channel" : "feature"} ${c} (${sat.what} ${P[p.offset + c].toFixed(1)})`);
+      hint ||= sat.hint;
     }
   }
-  return out;
+  return items.length ? { items, hint } : null;
 }
 
-function hintFor(flow: Flow, kind: string | null, step: number, lr: number | undefined): string {
-  const sat = saturatedActnorms(flow);
-  if (sat.length) {
-    return `hint: ${sat.slice(0, 3).join(", ")}${sat.length > 3 ? ` and ${sat.length - 3} more` : ""}: actnorm's scale is set from the first batch, and a channel that was constant there (zero variance) gets a scale of 1e6; initialise on more varied data, or drop the constant feature`;
-  }
-  if (kind === "logit") {
-    return "hint: `logit` maps 0 and 1 to ±infinity: its input must lie strictly inside (0, 1); use alpha > 0 (e.g. alpha=0.05), dequantize integer data first, or rescale the data";
-  }
+function hintFor(flow: Flow, layer: number | null, step: number, lr: number | undefined): string {
+  const sat = saturatedParams(flow);
+  if (sat) return `hint: ${sat.items.slice(0, 3).join(", ")}${sat.items.length > 3 ? ` and ${sat.items.length - 3} more` : ""}: ${sat.hint}`;
+  const here = layer === null ? undefined : flow.manifest.layers[layer].anomaly?.whenHere;
+  if (here) return `hint: ${here}`;
   const rate = lr !== undefined ? ` (now ${lr})` : "";
   return step > 1
     ? `hint: a learning rate too high${rate} is the usual cause once training has run; try a lower --lr, --warmup, or --clip-norm`
@@ -80,7 +83,7 @@ export function detectAnomaly(flow: Flow, batch: Numbers, opts: { step: number; 
   const rng = new Uint8Array(e.memory.buffer, mem.ws, 64).slice(); // stochastic layers draw from it
   const report = (direction: AnomalyDirection, layer: number | null, row: number | null, feature: number | null, value: number | null, what: string, param?: string): Anomaly => {
     const kind = layer === null ? null : man.layers[layer].kind;
-    const hint = hintFor(flow, kind, opts.step, opts.lr);
+    const hint = hintFor(flow, layer, opts.step, opts.lr);
     const where = layer === null ? "" : ` in layer ${layer} (${kind}: \`${man.layers[layer].text}\`)`;
     const pos = row === null ? "" : `, row ${row}${feature === null ? "" : `, feature ${feature}`}`;
     const message = `step ${opts.step}: anomaly on the ${direction} pass${where}: ${what}${pos}${value === null ? "" : ` is ${value}`}\n${hint}`;

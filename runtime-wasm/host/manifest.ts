@@ -46,6 +46,20 @@ export interface ManifestLayer {
   dataInit: boolean;
   /** Whether the layer has the backward of its inverse (needed for reverse-KL training). */
   bwdInv?: boolean;
+  /** The layer's own explanation of known failures, for `--detect-anomaly` (see AnomalyHint). */
+  anomaly?: AnomalyHint;
+}
+
+/**
+ * How a layer explains the known ways it makes training non-finite. The host's anomaly
+ * report reads these from the manifest, so it names causes without knowing layer kinds.
+ */
+export interface AnomalyHint {
+  /** Said when the first non-finite value appears in this layer's output. */
+  whenHere?: string;
+  /** A failure visible in a parameter: entries of `layers.<i>.<param>` at or above `atLeast`
+   *  (each reported as "<what> <value>"), explained by `hint`. */
+  saturated?: { param: string; atLeast: number; what: string; hint: string };
 }
 
 export interface Manifest {
