@@ -76,6 +76,22 @@ describe("actnorm data-dependent init", () => {
     }
   });
 
+  it("takes its statistics from every row given, not one chunk, at every depth (Glow's first-batch init)", async () => {
+    // chunk 16 and 100 rows: an init that saw only the first chunk would leave the other rows off.
+    const flow = await build("input [2, 4, 4]\nactnorm\nconv1x1 lu\nactnorm\nsqueeze\nactnorm\n", "f64", 16);
+    expect(flow.chunk).toBe(16);
+    const g = gaussian(mulberry(4));
+    const n = 100, D = 32;
+    // Rows drift, so that the first 16 rows' statistics differ from all rows'.
+    const x = Float64Array.from({ length: n * D }, (_, k) => (k % 32 < 16 ? 2 : -1) + Math.floor(k / D) * 0.05 + (1 + (k % 2)) * g());
+    flow.initialize({ seed: 1, data: x });
+    const out = channelStats(flow.forward(x).z, 8, 4);
+    for (let c = 0; c < 8; c++) {
+      expect(Math.abs(out.mean[c])).toBeLessThan(1e-9);
+      expect(out.std[c]).toBeCloseTo(1, 5);
+    }
+  });
+
   it("uses f64 statistics, so a large offset does not swamp the variance in f32", async () => {
     const flow = await build("input [2, 4, 4]\nactnorm\n", "f32");
     const g = gaussian(mulberry(3));

@@ -6,7 +6,7 @@ import type { IRFlow } from "../ir/types.ts";
 import type { Manifest } from "../../runtime-wasm/host/manifest.ts";
 import { FLOWC_VERSION } from "../version.ts";
 
-export const EXPORTS = ["heap_base", "chunk_size", "seed", "forward", "inverse", "log_prob", "sample", "backward", "train_chunk", "data_init", "project", "layer_fwd", "layer_inv", "layer_bwd", "layer_bwd_inv", "backward_inv", "adam", "grad_sqnorm", "scale", "first_nonfinite", "zero_buf"];
+export const EXPORTS = ["heap_base", "chunk_size", "seed", "forward", "inverse", "log_prob", "sample", "backward", "train_chunk", "layer_init", "project", "layer_fwd", "layer_inv", "layer_bwd", "layer_bwd_inv", "backward_inv", "adam", "grad_sqnorm", "scale", "first_nonfinite", "zero_buf"];
 
 /** The manifest as the compiler writes it: `recompute` says the module's backward walks rebuild
  *  activations with the inverse (its layers' `act` offsets then name two shared ping-pong buffers). */

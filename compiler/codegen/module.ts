@@ -57,7 +57,7 @@ const MAX_CHUNK = 256;
 const MIN_CHUNK = 4;
 
 /** Names the module itself exports; library functions of the same name are imported as `lib_<name>`. */
-const MODULE_EXPORTS = new Set(["heap_base", "chunk_size", "seed", "forward", "inverse", "log_prob", "sample", "backward", "train_chunk", "data_init", "project", "layer_fwd", "layer_inv", "layer_bwd", "layer_bwd_inv", "backward_inv", "adam", "grad_sqnorm", "scale", "first_nonfinite", "zero_buf", "add_buf"]);
+const MODULE_EXPORTS = new Set(["heap_base", "chunk_size", "seed", "forward", "inverse", "log_prob", "sample", "backward", "train_chunk", "layer_init", "project", "layer_fwd", "layer_inv", "layer_bwd", "layer_bwd_inv", "backward_inv", "adam", "grad_sqnorm", "scale", "first_nonfinite", "zero_buf", "add_buf"]);
 
 /** Names exported by each runtime-library file, so the module can import them all. */
 function libraryImports(): string {
@@ -348,7 +348,6 @@ ${eachSplit((off, size) => `    for (let j = 0; j < ${size}; j++) stf(z, r * ${l
   // backward walk's re-run of that forward draws exactly the same numbers.
   const snap = (i: number) => (recompute ? `  ws_copy16(ws + ${SNAP + 16 * i}, ws);\n` : "");
   const fwdCalls = ir.layers.map((l, i) => `${snap(i)}  L${i}_fwd(P, ws, ${inOf(i, "x")}, ${outOf(i)}, ld, n, z, cx);`).join("\n");
-  const initCalls = ir.layers.map((l, i) => `  L${i}_init(P, ws, ${inOf(i, "x")}, n, cx);\n  L${i}_fwd(P, ws, ${inOf(i, "x")}, ${outOf(i)}, ld, n, z, cx);`).join("\n");
   const invCalls = ir.layers.map((l, i) => i).reverse().map((i) => `  L${i}_inv(P, ws, ${outOf(i)}, ${inOf(i, "x")}, ld, n, z, cx);`).join("\n");
   const LD2e = `(ws + ${LD2})`;
   const bwdCalls: string[] = recompute ? [`  zero(${LD2e}, n);`] : [];
@@ -485,17 +484,11 @@ export function train_chunk(P: usize, G: usize, ws: usize, x: usize, n: i32, sca
   return nll;
 }
 
-export function data_init(P: usize, ws: usize, x: usize, n: i32, cx: usize): void {
-  const z: usize = ws + ${Z};
-  const ld: usize = ws + ${LD};
-  zero(ld, n);
-${initCalls}
-}
-
 export function project(P: usize): void {
 ${project}
 }
 
+${dispatch("layer_init", "P: usize, ws: usize, x: usize, n: i32, cx: usize", (i) => `L${i}_init(P, ws, x, n, cx)`)}
 ${dispatch("layer_fwd", "P: usize, ws: usize, x: usize, y: usize, ld: usize, n: i32, cx: usize", (i) => `L${i}_fwd(P, ws, x, y, ld, n, ws + ${Z}, cx)`)}
 ${dispatch("layer_inv", "P: usize, ws: usize, y: usize, x: usize, ld: usize, n: i32, cx: usize", (i) => `L${i}_inv(P, ws, y, x, ld, n, ws + ${Z}, cx)`)}
 ${dispatch("layer_bwd_inv", "P: usize, G: usize, ws: usize, y: usize, x: usize, gx: usize, gy: usize, gld: f64, n: i32, cx: usize", (i) => `L${i}_bwdinv(P, G, ws, y, x, gx, gy, <F>gld, n, ws + ${Z}, ws + ${GZ}, cx)`)}

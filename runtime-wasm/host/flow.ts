@@ -28,7 +28,7 @@ interface Exports {
   sample(P: number, ws: number, x: number, lp: number, n: number, temp: number, cx: number): void;
   backward(P: number, G: number, ws: number, x: number, z: number, gz: number, gld: number, gx: number, n: number, cx: number): void;
   train_chunk(P: number, G: number, ws: number, x: number, n: number, scale: number, cx: number): number;
-  data_init(P: number, ws: number, x: number, n: number, cx: number): void;
+  layer_init(i: number, P: number, ws: number, x: number, n: number, cx: number): void;
   project(P: number): void;
   layer_fwd(i: number, P: number, ws: number, x: number, y: number, ld: number, n: number, cx: number): void;
   layer_inv(i: number, P: number, ws: number, y: number, x: number, ld: number, n: number, cx: number): void;
@@ -87,6 +87,8 @@ export class NonFiniteError extends Error {
 }
 
 const PAGE = 65536;
+/** The most activation memory the data-dependent init holds at once (it uses every row given up to this). */
+const INIT_BYTES = 64 << 20;
 const align = (n: number, a = 64) => Math.ceil(n / a) * a;
 
 /** Read and validate the manifest section of a compiled module. */
@@ -248,15 +250,7 @@ export class Flow {
       this.staging = { rows, IN: take(rows * W * sz), OUT: take(rows * W * sz), V1: take(rows * sz), CX: take(rows * Math.max(1, k) * sz) };
     }
     this.mem.end = at;
-    const have = exports.memory.buffer.byteLength;
-    if (at > have) {
-      const pages = Math.ceil((at - have) / PAGE);
-      try {
-        exports.memory.grow(pages);
-      } catch {
-        throw memoryLimitError(at, exports.memory.buffer.byteLength, this.chunk);
-      }
-    }
+    this.ensureMemory(at);
     this.exports.seed(this.mem.ws, 0);
     // Other threads' streams (dequantize noise in logProb) start from seeds of their own; training reseeds them every step.
     for (let t = 1; t < this.threadMem.length; t++) this.exports.seed(this.threadMem[t].ws, t);
@@ -350,7 +344,8 @@ export class Flow {
 
   /**
    * Random init (seeded) of every parameter, then, if `data` is given, the
-   * data-dependent init (actnorm) on its first rows.
+   * data-dependent init (actnorm, as in Glow) from its rows: all of them up to
+   * `INIT_BYTES` of activations, not just one chunk.
    */
   initialize(opts: { seed?: number; data?: Numbers; context?: Numbers } = {}): void {
     const P = this.view(this.mem.P, this.manifest.paramCount);
@@ -358,17 +353,60 @@ export class Flow {
     initParams(this.manifest.params, P, opts.seed ?? 0);
     this.exports.project(this.mem.P);
     this.initialized = true;
-    // data_init runs every layer's forward; skip it when no layer needs data (and for flows
-    // defined in the generative direction, which have no forward).
+    // Skip when no layer needs data (and for flows defined in the generative direction, which have no forward).
     if (opts.data && this.manifest.layers.some((l) => l.dataInit)) {
       const n = this.rows(opts.data, this.eventSize, "data");
       this.contextRows(opts.context, n);
-      const m = Math.min(n, this.chunk);
-      if (m > 0) {
-        this.copyIn(this.mem.X, opts.data, 0, m * this.eventSize);
-        this.exports.data_init(this.mem.P, this.mem.ws, this.mem.X, m, this.loadContext(opts.context, 0, m));
-        this.checkParamsFinite("data-dependent init");
+      if (n > 0) this.dataInit(opts.data, opts.context, n);
+    }
+  }
+
+  /**
+   * Layer by layer, every row's input to layer i is held at once (two buffers
+   * of rows × the widest layer, past the host's regions), so that layer i's
+   * init sees the statistics of all rows; then layer i runs forward chunk by
+   * chunk into the other buffer. The layer after the last initialised one is
+   * never run.
+   */
+  private dataInit(data: Numbers, context: Numbers | undefined, n: number): void {
+    const layers = this.manifest.layers, sz = this.sz, k = this.contextSize, C = this.chunk;
+    const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+    const W = Math.max(this.eventSize, ...layers.map((l) => Math.max(size(l.inShape), size(l.outShape))));
+    const m = Math.min(n, Math.max(C, Math.floor(INIT_BYTES / ((2 * W + k) * sz))));
+    let A = align(this.mem.end), B = align(A + m * W * sz);
+    const CX = align(B + m * W * sz);
+    this.ensureMemory(CX + m * Math.max(1, k) * sz);
+    this.copyIn(A, data, 0, m * this.eventSize);
+    if (k && context) {
+      const cx = this.view(CX, m * k);
+      if (context.length === k) for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) cx[r * k + j] = context[j];
+      else this.copyIn(CX, context, 0, m * k);
+    }
+    let last = -1;
+    layers.forEach((l, i) => { if (l.dataInit) last = i; });
+    for (let i = 0; i <= last; i++) {
+      const l = layers[i];
+      if (l.dataInit) this.exports.layer_init(l.index, this.mem.P, this.mem.ws, A, m, k ? CX : 0);
+      if (i === last) break;
+      const din = size(l.inShape), dout = size(l.outShape);
+      for (let s = 0; s < m; s += C) {
+        const r = Math.min(C, m - s);
+        this.exports.zero_buf(this.mem.LD, r);
+        this.exports.layer_fwd(l.index, this.mem.P, this.mem.ws, A + s * din * sz, B + s * dout * sz, this.mem.LD, r, k ? CX + s * k * sz : 0);
       }
+      [A, B] = [B, A];
+    }
+    this.checkParamsFinite("data-dependent init");
+  }
+
+  /** Grow the memory to hold `bytes`, or say what limits it (FLOW653). */
+  private ensureMemory(bytes: number): void {
+    const have = this.exports.memory.buffer.byteLength;
+    if (bytes <= have) return;
+    try {
+      this.exports.memory.grow(Math.ceil((bytes - have) / PAGE));
+    } catch {
+      throw memoryLimitError(bytes, have, this.chunk);
     }
   }
 
