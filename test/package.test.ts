@@ -38,6 +38,37 @@ function readmeSnippet(heading: string): string {
   return m[1];
 }
 
+/** The commands of the first ```sh block after the README heading `heading` (comments dropped). */
+function readmeShell(heading: string): { line: string; comment: string }[] {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const at = readme.indexOf(`\n${heading}\n`);
+  const m = /```sh\n([\s\S]*?)```/.exec(readme.slice(at));
+  if (at < 0 || !m) throw new Error(`README.md section '${heading}' has no sh block`);
+  return m[1].split("\n").filter((l) => l.trim()).map((l) => {
+    const hash = l.indexOf(" #");
+    return hash < 0 ? { line: l.trim(), comment: "" } : { line: l.slice(0, hash).trim(), comment: l.slice(hash + 2).trim() };
+  });
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((ok) => srv.listen(0, "127.0.0.1", ok));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((ok) => srv.close(ok));
+  return port;
+}
+
+/** GET `url` until something answers (a server starting up), or give up after `ms`. */
+async function fetchWhenUp(url: string, ms: number): Promise<Response | null> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const res = await fetch(url).catch(() => null);
+    if (res) return res;
+    await new Promise((ok) => setTimeout(ok, 250));
+  }
+  return null;
+}
+
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "flowc-pack-"));
   const packed = JSON.parse(run(npm, ["pack", "--json", "--pack-destination", work], { cwd: root }).stdout);
@@ -116,17 +147,10 @@ describe("npm package", () => {
     copyFileSync(join(project, "model.wasm"), join(dir, "model.wasm"));
     // What the README's esbuild line does: flowc/runtime resolves through the package's exports.
     await build({ entryPoints: [join(dir, "worker.js")], outfile: join(dir, "dist/worker.js"), bundle: true, format: "esm", external: ["./model.wasm"], logLevel: "warning" });
-    const srv = createServer();
-    await new Promise<void>((ok) => srv.listen(0, "127.0.0.1", ok));
-    const port = (srv.address() as { port: number }).port;
-    await new Promise((ok) => srv.close(ok));
+    const port = await freePort();
     const workerd = spawn(join(root, "node_modules/.bin/workerd"), ["serve", "config.capnp", "--socket-addr", `http=127.0.0.1:${port}`], { cwd: dir, stdio: "ignore" });
     try {
-      let res: Response | null = null;
-      for (let i = 0; i < 300 && !res; i++) {
-        res = await fetch(`http://127.0.0.1:${port}/sample?n=3&seed=1`).catch(() => null);
-        if (!res) await new Promise((ok) => setTimeout(ok, 200));
-      }
+      const res = await fetchWhenUp(`http://127.0.0.1:${port}/sample?n=3&seed=1`, 60_000);
       expect(res?.status).toBe(200);
       const body = (await res!.json()) as { samples: number[][] };
       expect(body.samples).toHaveLength(3);
@@ -135,6 +159,46 @@ describe("npm package", () => {
       workerd.kill("SIGTERM");
     }
   });
+
+  it("the README's Worker example works as written: its commands, then `wrangler dev` serving samples and 400s", async () => {
+    // A new empty project, where the tarball stands in for `npm install flowc`.
+    const dir = join(work, "worker-app");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "worker-app", private: true, type: "module" }));
+    const steps = readmeShell("### In a Cloudflare Worker");
+    expect(steps.map((s) => s.line.split(" ").slice(0, 2).join(" "))).toEqual(["npm install", "cp node_modules/flowc/spec-examples/moons.flow", "npx flowc", "npx flowc", "npx wrangler"]);
+    for (const { line } of steps.slice(0, -1)) {
+      run("bash", ["-c", line.replace(/^npm install flowc /, `npm install --no-audit --no-fund ${tarball} `)], { cwd: dir });
+    }
+    const port = await freePort();
+    const [cmd, ...args] = steps[steps.length - 1].line.split(" ");
+    // wrangler reaches for Cloudflare (the request.cf object, metrics); offline it warns and goes on.
+    const wrangler = spawn(cmd, [...args, "--ip", "127.0.0.1", "--port", String(port)], {
+      cwd: dir, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1", NO_COLOR: "1" },
+    });
+    let log = "";
+    wrangler.stdout!.on("data", (d) => { log += d; });
+    wrangler.stderr!.on("data", (d) => { log += d; });
+    try {
+      // The README's own request (`curl '…'` in the comment), on the port chosen here.
+      const url = /curl '([^']+)'/.exec(steps[steps.length - 1].comment)![1].replace(":8787", `:${port}`);
+      const res = await fetchWhenUp(url, 120_000);
+      expect(res?.status, log).toBe(200);
+      const body = (await res!.json()) as { samples: number[][] };
+      expect(body.samples).toHaveLength(5);
+      expect(body.samples.flat().every(Number.isFinite)).toBe(true);
+      const again = (await (await fetch(url)).json()) as { samples: number[][] };
+      expect(again.samples).toEqual(body.samples);
+      const bad = await fetch(`http://127.0.0.1:${port}/sample?n=0`);
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: string }).error).toMatch(/'n' must be an integer/);
+      const lp = await fetch(`http://127.0.0.1:${port}/logprob`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ x: body.samples }) });
+      expect(lp.status).toBe(200);
+      expect(((await lp.json()) as { logProb: number[] }).logProb.every(Number.isFinite)).toBe(true);
+    } finally {
+      try { process.kill(-wrangler.pid!, "SIGTERM"); } catch { /* already gone */ }
+    }
+  }, 600_000);
 
   it("type-checks a TypeScript consumer against the shipped declarations (nodenext resolution)", () => {
     writeFileSync(join(project, "use.ts"), `
