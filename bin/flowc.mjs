@@ -19,6 +19,9 @@ async function tsx() {
 
 const loader = existsSync(sources) ? await tsx() : null;
 if (loader) {
+  // The AssemblyScript compiler first, natively: through tsx's loader hooks its 13 MB binaryen
+  // takes ~7 s to import, natively 0.4 s (ESM caches it, so the sources' imports reuse it).
+  await import("assemblyscript/asc");
   loader.register();
   await import(sources.href);
 } else {
