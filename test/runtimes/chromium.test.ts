@@ -2,7 +2,9 @@
  * @fileoverview Headless Chromium (Debian's /usr/bin/chromium driven by
  * playwright-core): a page served from 127.0.0.1 imports the bundled runtime
  * as an ES module, streams the bundled module into a WebAssembly.Module,
- * samples and scores — exactly as Node does, bit for bit. And the compiler,
+ * samples and scores — exactly as Node does, bit for bit; a Worker in a
+ * cross-origin isolated page runs the flow on 2 threads (Web Workers) with
+ * Node's 2-thread results, bit for bit. And the compiler,
  * bundled for a browser the way the README says, compiles a spec in the page
  * to the same bytes as in Node.
  */
@@ -16,6 +18,8 @@ import { compile } from "../../compiler/index.ts";
 import { diskCache } from "../../compiler/cli/cache.ts";
 import { buildCompiler } from "../../scripts/build.mjs";
 import { POINTS, SAMPLE, bits, buildAll, root, type Built } from "./fixture.ts";
+import { loadFlow } from "../../runtime-wasm/host/index.ts";
+import { sampleToy } from "../../runtime-wasm/host/toys.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
@@ -24,6 +28,54 @@ let built: Built;
 let server: Server;
 let context: BrowserContext | null = null;
 let url = "";
+
+/** Rows the thread pages score, sample and train on: more than a round of chunks for two threads. */
+const ROWS = 2048, STEPS = 4, BATCH = 512;
+let threadData: Float32Array;
+
+/**
+ * threads.html starts a module Worker (threads on Web Workers need one: a page's main thread may
+ * not block on Atomics.wait) that loads the flow on 2 threads and on 1, and reports what each did.
+ * The main thread also asks for 2 threads, which must fall back to one with a note.
+ */
+async function threadPages(dir: string): Promise<void> {
+  threadData = Float32Array.from(sampleToy("moons", ROWS, 5));
+  writeFileSync(join(dir, "data.bin"), threadData);
+  writeFileSync(join(dir, "threads-worker.js"), `
+import { loadFlow } from "./runtime.js";
+const bytes = new Uint8Array(await (await fetch("./model.wasm")).arrayBuffer());
+const data = new Float32Array(await (await fetch("./data.bin")).arrayBuffer());
+const run = async (threads) => {
+  const f = await loadFlow(bytes, { threads });
+  const out = { threads: f.threads, notes: f.notes, isolated: self.crossOriginIsolated,
+    logProb: Array.from(f.logProb(data)), sample: Array.from(f.sample(${ROWS}, { seed: 3 })) };
+  f.initialize({ seed: 0, data: data.subarray(0, ${BATCH * 2}) });
+  const tr = f.trainer({ lr: 1e-3, batchSize: ${BATCH} });
+  out.losses = [];
+  for (let s = 0; s < ${STEPS}; s++) out.losses.push(tr.step(data.subarray(s * ${BATCH * 2}, (s + 1) * ${BATCH * 2})));
+  out.params = Array.from(f.getParams());
+  f.dispose();
+  return out;
+};
+try {
+  postMessage({ two: await run(2), one: await run(1) });
+} catch (e) {
+  postMessage({ error: String(e && e.stack || e) });
+}
+`);
+  writeFileSync(join(dir, "threads.html"), `<!doctype html>
+<meta charset="utf-8">
+<title>flowc threads in a browser</title>
+<link rel="icon" href="data:,">
+<script type="module">
+  import { loadFlow } from "./runtime.js";
+  const bytes = new Uint8Array(await (await fetch("./model.wasm")).arrayBuffer());
+  const main = await loadFlow(bytes, { threads: 2 });
+  const w = new Worker("./threads-worker.js", { type: "module" });
+  w.onmessage = (ev) => { window.result = { ...ev.data, main: { threads: main.threads, notes: main.notes } }; };
+  w.onerror = (ev) => { window.result = { error: ev.message || "worker error" }; };
+</script>`);
+}
 
 beforeAll(async () => {
   built = await buildAll("chromium");
@@ -63,12 +115,18 @@ beforeAll(async () => {
 <title>flowc compiler in a browser</title>
 <link rel="icon" href="data:,">
 <script type="module" src="./compile-app.bundle.js"></script>`);
+  await threadPages(built.dir);
   server = createServer((req, res) => {
-    const path = normalize(join(built.dir, new URL(req.url ?? "/", "http://x").pathname.replace(/^\/$/, "/index.html")));
+    // Under /iso/ the same files come with the headers that make a page cross-origin isolated.
+    const pathname = new URL(req.url ?? "/", "http://x").pathname;
+    const isolated = pathname.startsWith("/iso/");
+    const path = normalize(join(built.dir, pathname.replace(/^\/iso\//, "/").replace(/^\/$/, "/index.html")));
     if (!path.startsWith(built.dir)) return res.writeHead(403).end();
     try {
       const body = readFileSync(path);
-      res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" }).end(body);
+      const headers: Record<string, string> = { "content-type": TYPES[extname(path)] ?? "application/octet-stream" };
+      if (isolated) Object.assign(headers, { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" });
+      res.writeHead(200, headers).end(body);
     } catch {
       res.writeHead(404).end();
     }
@@ -107,6 +165,57 @@ describe("headless Chromium", () => {
       expect(bits(result[how].logProb)).toEqual(bits(built.expected.logProb));
     }
   });
+
+  it("threads on Web Workers: a Worker in a cross-origin isolated page trains, scores and samples on 2 threads as Node does, bit for bit", async () => {
+    type Run = { threads: number; notes: string[]; isolated: boolean; logProb: number[]; sample: number[]; losses: number[]; params: number[] };
+    const inPage = async (path: string) => {
+      const page = await context!.newPage();
+      const problems: string[] = [];
+      page.on("pageerror", (e) => problems.push(String(e)));
+      await page.goto(`${url}${path}`);
+      await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined, undefined, { timeout: 120_000 });
+      const r = await page.evaluate(() => (window as unknown as { result: { two: Run; one: Run; main: { threads: number; notes: string[] }; error?: string } }).result);
+      await page.close();
+      expect(r.error).toBeUndefined();
+      expect(problems).toEqual([]);
+      return r;
+    };
+    // Node, on 1 and 2 threads, from the same bytes and data.
+    const node = async (threads: number) => {
+      const f = await loadFlow(built.wasm, { threads });
+      expect(f.threads).toBe(threads);
+      const out = { logProb: Array.from(f.logProb(threadData)), sample: Array.from(f.sample(ROWS, { seed: 3 })), losses: [] as number[], params: [] as number[] };
+      f.initialize({ seed: 0, data: threadData.subarray(0, BATCH * 2) });
+      const tr = f.trainer({ lr: 1e-3, batchSize: BATCH });
+      for (let s = 0; s < STEPS; s++) out.losses.push(tr.step(threadData.subarray(s * BATCH * 2, (s + 1) * BATCH * 2)));
+      out.params = Array.from(f.getParams());
+      f.dispose();
+      return out;
+    };
+    const [n1, n2] = [await node(1), await node(2)];
+
+    const iso = await inPage("iso/threads.html");
+    expect(iso.two.isolated).toBe(true);
+    expect(iso.two.threads).toBe(2);
+    expect(iso.two.notes).toEqual([]);
+    // Scoring and sampling do not depend on the thread count; training is deterministic for a given count.
+    for (const r of [iso.two, iso.one]) {
+      expect(bits(r.logProb)).toEqual(bits(n1.logProb));
+      expect(bits(r.sample)).toEqual(bits(n1.sample));
+    }
+    expect(iso.two.losses).toEqual(n2.losses);
+    expect(bits(iso.two.params)).toEqual(bits(n2.params));
+    expect(bits(iso.one.params)).toEqual(bits(n1.params));
+    // The page's main thread may not block: it runs on one thread and says why.
+    expect(iso.main.threads).toBe(1);
+    expect(iso.main.notes.join(" ")).toMatch(/Atomics\.wait.*inside a Worker/);
+
+    // Without the isolation headers there is no shared memory: one thread, a note, the same answers.
+    const plain = await inPage("threads.html");
+    expect(plain.two.threads).toBe(1);
+    expect(plain.two.notes.join(" ")).toMatch(/cross-origin isolat|SharedArrayBuffer/);
+    expect(bits(plain.two.params)).toEqual(bits(n1.params));
+  }, 300_000);
 
   it("the compiler bundled for a browser compiles moons.flow in the page to the same bytes as Node", async () => {
     const source = readFileSync(join(root, "spec-examples/moons.flow"), "utf8");
