@@ -17,9 +17,7 @@ import { chromium, type BrowserContext } from "playwright-core";
 import { compile } from "../../compiler/index.ts";
 import { diskCache } from "../../compiler/cli/cache.ts";
 import { buildCompiler } from "../../scripts/build.mjs";
-import { POINTS, SAMPLE, bits, buildAll, root, type Built } from "./fixture.ts";
-import { loadFlow } from "../../runtime-wasm/host/index.ts";
-import { sampleToy } from "../../runtime-wasm/host/toys.ts";
+import { POINTS, SAMPLE, THREAD_RUN_JS, bits, buildAll, nodeThreadRun, root, threadData as makeThreadData, type Built, type ThreadRun } from "./fixture.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
@@ -29,8 +27,6 @@ let server: Server;
 let context: BrowserContext | null = null;
 let url = "";
 
-/** Rows the thread pages score, sample and train on: more than a round of chunks for two threads. */
-const ROWS = 2048, STEPS = 4, BATCH = 512;
 let threadData: Float32Array;
 
 /**
@@ -39,26 +35,16 @@ let threadData: Float32Array;
  * The main thread also asks for 2 threads, which must fall back to one with a note.
  */
 async function threadPages(dir: string): Promise<void> {
-  threadData = Float32Array.from(sampleToy("moons", ROWS, 5));
+  threadData = makeThreadData();
   writeFileSync(join(dir, "data.bin"), threadData);
   writeFileSync(join(dir, "threads-worker.js"), `
 import { loadFlow } from "./runtime.js";
+${THREAD_RUN_JS}
 const bytes = new Uint8Array(await (await fetch("./model.wasm")).arrayBuffer());
 const data = new Float32Array(await (await fetch("./data.bin")).arrayBuffer());
-const run = async (threads) => {
-  const f = await loadFlow(bytes, { threads });
-  const out = { threads: f.threads, notes: f.notes, isolated: self.crossOriginIsolated,
-    logProb: Array.from(f.logProb(data)), sample: Array.from(f.sample(${ROWS}, { seed: 3 })) };
-  f.initialize({ seed: 0, data: data.subarray(0, ${BATCH * 2}) });
-  const tr = f.trainer({ lr: 1e-3, batchSize: ${BATCH} });
-  out.losses = [];
-  for (let s = 0; s < ${STEPS}; s++) out.losses.push(tr.step(data.subarray(s * ${BATCH * 2}, (s + 1) * ${BATCH * 2})));
-  out.params = Array.from(f.getParams());
-  f.dispose();
-  return out;
-};
 try {
-  postMessage({ two: await run(2), one: await run(1) });
+  const two = { ...(await runOn(loadFlow, bytes, data, 2)), isolated: self.crossOriginIsolated };
+  postMessage({ two, one: await runOn(loadFlow, bytes, data, 1) });
 } catch (e) {
   postMessage({ error: String(e && e.stack || e) });
 }
@@ -167,32 +153,20 @@ describe("headless Chromium", () => {
   });
 
   it("threads on Web Workers: a Worker in a cross-origin isolated page trains, scores and samples on 2 threads as Node does, bit for bit", async () => {
-    type Run = { threads: number; notes: string[]; isolated: boolean; logProb: number[]; sample: number[]; losses: number[]; params: number[] };
     const inPage = async (path: string) => {
       const page = await context!.newPage();
       const problems: string[] = [];
       page.on("pageerror", (e) => problems.push(String(e)));
       await page.goto(`${url}${path}`);
       await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined, undefined, { timeout: 120_000 });
-      const r = await page.evaluate(() => (window as unknown as { result: { two: Run; one: Run; main: { threads: number; notes: string[] }; error?: string } }).result);
+      const r = await page.evaluate(() => (window as unknown as { result: { two: ThreadRun & { isolated: boolean }; one: ThreadRun; main: { threads: number; notes: string[] }; error?: string } }).result);
       await page.close();
       expect(r.error).toBeUndefined();
       expect(problems).toEqual([]);
       return r;
     };
-    // Node, on 1 and 2 threads, from the same bytes and data.
-    const node = async (threads: number) => {
-      const f = await loadFlow(built.wasm, { threads });
-      expect(f.threads).toBe(threads);
-      const out = { logProb: Array.from(f.logProb(threadData)), sample: Array.from(f.sample(ROWS, { seed: 3 })), losses: [] as number[], params: [] as number[] };
-      f.initialize({ seed: 0, data: threadData.subarray(0, BATCH * 2) });
-      const tr = f.trainer({ lr: 1e-3, batchSize: BATCH });
-      for (let s = 0; s < STEPS; s++) out.losses.push(tr.step(threadData.subarray(s * BATCH * 2, (s + 1) * BATCH * 2)));
-      out.params = Array.from(f.getParams());
-      f.dispose();
-      return out;
-    };
-    const [n1, n2] = [await node(1), await node(2)];
+    const [n1, n2] = [await nodeThreadRun(built.wasm, threadData, 1), await nodeThreadRun(built.wasm, threadData, 2)];
+    expect([n1.threads, n2.threads]).toEqual([1, 2]);
 
     const iso = await inPage("iso/threads.html");
     expect(iso.two.isolated).toBe(true);

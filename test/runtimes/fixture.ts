@@ -73,3 +73,35 @@ export function bits(values: ArrayLike<number | null>): string[] {
     return u[0].toString(16).padStart(8, "0");
   });
 }
+
+/** Rows the thread checks score, sample and train on: more than one round of chunks for two threads. */
+export const THREADS = { rows: 2048, steps: 4, batch: 512 };
+
+/** The thread checks' data, as float32 (what runtimes other than Node read from data.bin). */
+export function threadData(): Float32Array {
+  return Float32Array.from(sampleToy("moons", THREADS.rows, 5));
+}
+
+/**
+ * JavaScript source of `runOn(loadFlow, wasm, data, threads)`, the thread check every runtime
+ * runs the same way: score and sample all rows, then a seeded init and a few training steps.
+ */
+export const THREAD_RUN_JS = `
+async function runOn(loadFlow, wasm, data, threads) {
+  const f = await loadFlow(wasm, { threads });
+  const out = { threads: f.threads, notes: f.notes, logProb: Array.from(f.logProb(data)), sample: Array.from(f.sample(${THREADS.rows}, { seed: 3 })), losses: [] };
+  f.initialize({ seed: 0, data: data.subarray(0, ${THREADS.batch * 2}) });
+  const tr = f.trainer({ lr: 1e-3, batchSize: ${THREADS.batch} });
+  for (let s = 0; s < ${THREADS.steps}; s++) out.losses.push(tr.step(data.subarray(s * ${THREADS.batch * 2}, (s + 1) * ${THREADS.batch * 2})));
+  out.params = Array.from(f.getParams());
+  f.dispose();
+  return out;
+}`;
+
+export interface ThreadRun { threads: number; notes: string[]; logProb: number[]; sample: number[]; losses: number[]; params: number[] }
+
+/** Node's answers to the thread check. */
+export async function nodeThreadRun(wasm: Uint8Array, data: Float32Array, threads: number): Promise<ThreadRun> {
+  const runOn = new Function(`${THREAD_RUN_JS}\nreturn runOn;`)() as (l: typeof loadFlow, w: Uint8Array, d: Float32Array, t: number) => Promise<ThreadRun>;
+  return runOn(loadFlow, wasm, data, threads);
+}
