@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { createServer } from "node:net";
+import { fetchWhenUp, freePort } from "./net.ts";
 import { build } from "esbuild";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -48,25 +48,6 @@ function readmeShell(heading: string): { line: string; comment: string }[] {
     const hash = l.indexOf(" #");
     return hash < 0 ? { line: l.trim(), comment: "" } : { line: l.slice(0, hash).trim(), comment: l.slice(hash + 2).trim() };
   });
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((ok) => srv.listen(0, "127.0.0.1", ok));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((ok) => srv.close(ok));
-  return port;
-}
-
-/** GET `url` until something answers (a server starting up), or give up after `ms`. */
-async function fetchWhenUp(url: string, ms: number): Promise<Response | null> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const res = await fetch(url).catch(() => null);
-    if (res) return res;
-    await new Promise((ok) => setTimeout(ok, 250));
-  }
-  return null;
 }
 
 beforeAll(() => {

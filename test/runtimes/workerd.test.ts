@@ -9,24 +9,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { build } from "esbuild";
 import fc from "fast-check";
 import { POINTS, SAMPLE, bits, buildAll, root, type Built } from "./fixture.ts";
+import { freePort } from "../net.ts";
 
 let built: Built;
 let workerd: ChildProcess | null = null;
 let base = "";
 let log = "";
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((ok) => srv.listen(0, "127.0.0.1", ok));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((ok) => srv.close(ok));
-  return port;
-}
 
 beforeAll(async () => {
   built = await buildAll("workerd");
