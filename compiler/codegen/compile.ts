@@ -11,7 +11,7 @@ import { layers } from "../layers/index.ts";
 import { nets } from "../layers/nets/index.ts";
 import { bases } from "../layers/bases/index.ts";
 import { generateModule } from "./module.ts";
-import { ASC_FLAGS, compileAssemblyScript } from "./asc.ts";
+import { ASC_FLAGS, SKIPPED_PASSES, compileAssemblyScript } from "./asc.ts";
 import { runtimeLibrary } from "./runtime-lib.ts";
 import { sha256 } from "../ir/hash.ts";
 import { FLOWC_VERSION } from "../version.ts";
@@ -97,7 +97,7 @@ export async function compileIR(ir: IRFlow, opts: CompileOptions = {}): Promise<
 
 function cacheKey(source: string, precision: string): string {
   const lib = Object.entries(runtimeLibrary()).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, t]) => `${n}\n${t}`).join("\n");
-  return sha256(new TextEncoder().encode([FLOWC_VERSION, precision, ASC_FLAGS.join(" "), source, lib].join("\n\u0000")));
+  return sha256(new TextEncoder().encode([FLOWC_VERSION, precision, ASC_FLAGS.join(" "), SKIPPED_PASSES.join(" "), source, lib].join("\n\u0000")));
 }
 
 /** Check and compile a spec. Never throws. */
