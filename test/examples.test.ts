@@ -25,7 +25,7 @@ const times = <T>(n: number, xs: T[]): T[] => Array.from({ length: n }, () => xs
 
 describe("spec-examples", () => {
   it("has the examples the docs refer to", () => {
-    for (const f of ["moons.flow", "glow-mnist.flow", "nice.flow", "maf-tabular.flow", "realnvp-digits.flow", "iaf-vi.flow", "planar-vi.flow", "conditional-moons.flow", "nsf-moons.flow"]) {
+    for (const f of ["moons.flow", "glow-mnist.flow", "nice.flow", "maf-tabular.flow", "realnvp-digits.flow", "iaf-vi.flow", "planar-vi.flow", "conditional-moons.flow", "conditional-digits.flow", "nsf-moons.flow", "moons-exp.flow"]) {
       expect(files).toContain(f);
     }
   });
