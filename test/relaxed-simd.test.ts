@@ -103,4 +103,17 @@ describe("relaxed-SIMD build", () => {
     // Different weights would move the numbers far more than rounding: the bundled weights were carried over.
     expect(Math.abs(relaxed.logProb[0] - plain.logProb[0])).toBeLessThan(1e-3);
   }, 600_000);
+
+  it("caches the relaxed build next to the plain one, each under its own key", async () => {
+    const store = new Map<string, Uint8Array>();
+    const sets: string[] = [];
+    const cache = { get: (k: string) => store.get(k), set: (k: string, w: Uint8Array) => { sets.push(k); store.set(k, w); } };
+    const first = await compile(SPEC, { filename: "r.flow", relaxedSimd: true, cache });
+    expect(sets).toHaveLength(2);
+    expect(new Set(sets).size).toBe(2);
+    const again = await compile(SPEC, { filename: "r.flow", relaxedSimd: true, cache });
+    expect(sets).toHaveLength(2);
+    expect(Buffer.from(again.wasm!).equals(Buffer.from(first.wasm!))).toBe(true);
+    expect(WebAssembly.Module.customSections(new WebAssembly.Module(again.wasm! as BufferSource), RELAXED_SECTION)).toHaveLength(1);
+  }, 300_000);
 });

@@ -19,7 +19,7 @@ import { appendCustomSection } from "./wasm-sections.ts";
 import type { Manifest } from "../../runtime-wasm/host/manifest.ts";
 import { buildManifest } from "./manifest.ts";
 import { MANIFEST_SECTION } from "../../runtime-wasm/host/manifest.ts";
-import { withRelaxedBuild } from "./relaxed.ts";
+import { RELAXED_FLAGS, withRelaxedBuild } from "./relaxed.ts";
 
 export interface CompileOptions {
   filename?: string;
@@ -88,16 +88,16 @@ export async function compileIR(ir: IRFlow, opts: CompileOptions = {}): Promise<
   });
   let wasm = appendCustomSection(res.wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
   if (opts.relaxedSimd) {
-    const relaxed = await withRelaxedBuild(wasm, gen.source, precision);
+    const relaxed = await withRelaxedBuild(wasm, gen.source, precision, opts.cache ? { store: opts.cache, key: cacheKey(gen.source, precision, RELAXED_FLAGS) } : undefined);
     if (!relaxed.wasm) return { wasm: null, manifest: null, diagnostics: [diag("FLOW502", { detail: relaxed.errors.slice(0, 4000) }, undefined, { filename })], assemblyScript: gen.source };
     wasm = relaxed.wasm;
   }
   return { wasm, manifest, diagnostics: [], assemblyScript: gen.source };
 }
 
-function cacheKey(source: string, precision: string): string {
+function cacheKey(source: string, precision: string, extraFlags: string[] = []): string {
   const lib = Object.entries(runtimeLibrary()).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, t]) => `${n}\n${t}`).join("\n");
-  return sha256(new TextEncoder().encode([FLOWC_VERSION, precision, ASC_FLAGS.join(" "), SKIPPED_PASSES.join(" "), source, lib].join("\n\u0000")));
+  return sha256(new TextEncoder().encode([FLOWC_VERSION, precision, [...ASC_FLAGS, ...extraFlags].join(" "), SKIPPED_PASSES.join(" "), source, lib].join("\n\u0000")));
 }
 
 /** Check and compile a spec. Never throws. */
