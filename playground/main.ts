@@ -9,13 +9,14 @@ import { check } from "../compiler/check/api.ts";
 import type { Diagnostic } from "../compiler/diagnostics/types.ts";
 import { FlowcInputError } from "../runtime-wasm/host/errors.ts";
 import moonsSpec from "../spec-examples/moons.flow";
+import moonsExpSpec from "../spec-examples/moons-exp.flow";
 import nsfMoonsSpec from "../spec-examples/nsf-moons.flow";
 import { parseCsv2d } from "./csv.ts";
 import { SpecEditor } from "./editor.ts";
 import { drawSnapshot } from "./heatmap.ts";
 import type { DataSource, FromWorker, Snapshot, ToWorker, TrainSettings } from "./protocol.ts";
 
-const EXAMPLES: Record<string, string> = { "moons.flow": moonsSpec, "nsf-moons.flow": nsfMoonsSpec };
+const EXAMPLES: Record<string, string> = { "moons.flow": moonsSpec, "moons-exp.flow": moonsExpSpec, "nsf-moons.flow": nsfMoonsSpec };
 const CHECK_DELAY_MS = 150;
 
 const $ = <T extends HTMLElement>(id: string) => {
