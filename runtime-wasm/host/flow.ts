@@ -323,12 +323,21 @@ export class Flow {
   }
 
   private loadContext(context: Numbers | undefined, start: number, m: number): number {
+    return this.putContext(this.mem.CX, context, start, m);
+  }
+
+  /**
+   * Writes rows [start, start + m) of a context at `at` (a single row given for
+   * all is repeated); returns `at`, or 0 for a flow without context or no context.
+   */
+  private putContext(at: number, context: Numbers | undefined, start: number, m: number): number {
     if (this.contextSize === 0 || !context) return 0;
     const k = this.contextSize;
-    const cx = this.view(this.mem.CX, m * k);
-    if (context.length === k) for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) cx[r * k + j] = context[j];
-    else for (let i = 0; i < m * k; i++) cx[i] = context[start * k + i];
-    return this.mem.CX;
+    if (context.length === k) {
+      const cx = this.view(at, m * k);
+      for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) cx[r * k + j] = context[j];
+    } else this.copyIn(at, context, start * k, m * k);
+    return at;
   }
 
   /** @internal */
@@ -377,22 +386,18 @@ export class Flow {
     const CX = align(B + m * W * sz);
     this.ensureMemory(CX + m * Math.max(1, k) * sz);
     this.copyIn(A, data, 0, m * this.eventSize);
-    if (k && context) {
-      const cx = this.view(CX, m * k);
-      if (context.length === k) for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) cx[r * k + j] = context[j];
-      else this.copyIn(CX, context, 0, m * k);
-    }
+    const cx = this.putContext(CX, context, 0, m);
     let last = -1;
     layers.forEach((l, i) => { if (l.dataInit) last = i; });
     for (let i = 0; i <= last; i++) {
       const l = layers[i];
-      if (l.dataInit) this.exports.layer_init(l.index, this.mem.P, this.mem.ws, A, m, k ? CX : 0);
+      if (l.dataInit) this.exports.layer_init(l.index, this.mem.P, this.mem.ws, A, m, cx);
       if (i === last) break;
       const din = size(l.inShape), dout = size(l.outShape);
       for (let s = 0; s < m; s += C) {
         const r = Math.min(C, m - s);
         this.exports.zero_buf(this.mem.LD, r);
-        this.exports.layer_fwd(l.index, this.mem.P, this.mem.ws, A + s * din * sz, B + s * dout * sz, this.mem.LD, r, k ? CX + s * k * sz : 0);
+        this.exports.layer_fwd(l.index, this.mem.P, this.mem.ws, A + s * din * sz, B + s * dout * sz, this.mem.LD, r, cx ? cx + s * k * sz : 0);
       }
       [A, B] = [B, A];
     }
@@ -472,13 +477,7 @@ export class Flow {
 
   /** @internal Stages rows [start, start + m) of a context into the staging area; its address, or 0 without context. */
   stageContext(context: Numbers | undefined, start: number, m: number): number {
-    if (this.contextSize === 0 || !context) return 0;
-    const k = this.contextSize, at = this.staging!.CX;
-    if (context.length === k) {
-      const cx = this.view(at, m * k);
-      for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) cx[r * k + j] = context[j];
-    } else this.copyIn(at, context, start * k, m * k);
-    return at;
+    return this.putContext(this.staging!.CX, context, start, m);
   }
 
   /** @internal The staging area (rows per round and addresses), for the trainer. */
