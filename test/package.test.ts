@@ -28,23 +28,19 @@ function run(cmd: string, args: string[], opts: SpawnSyncOptions & { ok?: boolea
   return out;
 }
 
-/** The first ```js block after the README heading `heading`. */
-function readmeSnippet(heading: string): string {
+/** The first ```lang block after the README heading `heading`. */
+function readmeBlock(heading: string, lang: "js" | "sh"): string {
   const readme = readFileSync(join(root, "README.md"), "utf8");
   const at = readme.indexOf(`\n${heading}\n`);
   if (at < 0) throw new Error(`README.md has no section '${heading}'`);
-  const m = /```js\n([\s\S]*?)```/.exec(readme.slice(at));
-  if (!m) throw new Error(`README.md section '${heading}' has no js block`);
+  const m = new RegExp("```" + lang + "\\n([\\s\\S]*?)```").exec(readme.slice(at));
+  if (!m) throw new Error(`README.md section '${heading}' has no ${lang} block`);
   return m[1];
 }
 
-/** The commands of the first ```sh block after the README heading `heading` (comments dropped). */
+/** The commands of the first ```sh block after the README heading `heading`, each with its `#` comment. */
 function readmeShell(heading: string): { line: string; comment: string }[] {
-  const readme = readFileSync(join(root, "README.md"), "utf8");
-  const at = readme.indexOf(`\n${heading}\n`);
-  const m = /```sh\n([\s\S]*?)```/.exec(readme.slice(at));
-  if (at < 0 || !m) throw new Error(`README.md section '${heading}' has no sh block`);
-  return m[1].split("\n").filter((l) => l.trim()).map((l) => {
+  return readmeBlock(heading, "sh").split("\n").filter((l) => l.trim()).map((l) => {
     const hash = l.indexOf(" #");
     return hash < 0 ? { line: l.trim(), comment: "" } : { line: l.slice(0, hash).trim(), comment: l.slice(hash + 2).trim() };
   });
@@ -80,7 +76,7 @@ describe("npm package", () => {
 
   it("runs the README's Node example in a fresh project", () => {
     copyFileSync(join(root, "spec-examples/moons.flow"), join(project, "moons.flow"));
-    writeFileSync(join(project, "example.mjs"), readmeSnippet("### Node"));
+    writeFileSync(join(project, "example.mjs"), readmeBlock("### Node", "js"));
     const r = run(process.execPath, ["example.mjs"], { cwd: project });
     const lines = r.stdout.trim().split("\n");
     // The example prints the training loss, then a sample and its log-densities.
